@@ -1,0 +1,3 @@
+"""The package version, single-sourced for pyproject and ``loopml --version``."""
+
+__version__ = "0.1.0.dev0"

@@ -1,0 +1,101 @@
+"""The one exception tree of loopml.
+
+Every error loopml raises on purpose derives from :class:`LoopmlError`. The subclasses say *what
+kind* of failure it is, which is all an edge (CLI, HTTP) needs to pick an exit code or a status:
+
+- :class:`InvalidInput`: the caller's mistake (bad value, bad grammar, bad URI). HTTP 400.
+- :class:`NotFound`: the named object does not exist. HTTP 404.
+- :class:`Conflict`: the request contradicts stored state (re-logging a param with another value,
+  a name already taken, an object in the wrong state). HTTP 409.
+- :class:`StoreError`: the persistence layer failed (database unreachable, schema outdated).
+- :class:`MissingDependency`: an optional extra is not installed; the message names the extra.
+
+Messages follow one shape, built by :func:`user_message`: name the object, state the rule, show
+the value, suggest the fix.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "Conflict",
+    "InvalidInput",
+    "LoopmlError",
+    "MissingDependency",
+    "NotFound",
+    "SchemaOutdated",
+    "StoreError",
+    "user_message",
+    "verbatim",
+]
+
+
+class _Verbatim(str):
+    """Text a message shows as it is, not as a repr: a description of the value."""
+
+    __slots__ = ()
+
+
+def verbatim(text: str) -> str:
+    """Mark ``text`` to be shown unquoted by :func:`user_message` (``got <300 characters>``)."""
+    return _Verbatim(text)
+
+
+def user_message(subject: str, rule: str, value: object = None, fix: str | None = None) -> str:
+    """Build a message of the house shape.
+
+    >>> user_message("metric 'auc'", "must be a finite number", float("nan"), "log a real number")
+    "metric 'auc' must be a finite number; got nan. Fix: log a real number."
+    >>> user_message("param 'p'", "must be short", verbatim("<9000 characters>"))
+    "param 'p' must be short; got <9000 characters>."
+    """
+    text = f"{subject} {rule}"
+    if value is not None:
+        shown = str(value) if isinstance(value, _Verbatim) else repr(value)
+        text += f"; got {shown}"
+    text += "."
+    if fix:
+        text += f" Fix: {fix.rstrip('.')}."
+    return text
+
+
+class LoopmlError(Exception):
+    """Root of every error loopml raises on purpose."""
+
+    #: A stable, machine-readable code (also used on the wire by the server).
+    code = "INTERNAL_ERROR"
+
+
+class InvalidInput(LoopmlError, ValueError):
+    """The caller passed a value that breaks a stated rule."""
+
+    code = "INVALID_PARAMETER_VALUE"
+
+
+class NotFound(LoopmlError, LookupError):
+    """The named object does not exist (or is not visible in the current view)."""
+
+    code = "RESOURCE_DOES_NOT_EXIST"
+
+
+class Conflict(LoopmlError):
+    """The request contradicts state that is already stored."""
+
+    code = "RESOURCE_CONFLICT"
+
+
+class StoreError(LoopmlError):
+    """The metadata or artifact store failed for a reason that is not the caller's input."""
+
+    code = "STORE_ERROR"
+
+
+class SchemaOutdated(StoreError):
+    """The database schema is older than this version of loopml expects."""
+
+    code = "SCHEMA_OUTDATED"
+
+
+class MissingDependency(LoopmlError, ImportError):
+    """An optional dependency is needed; the message names the extra that installs it."""
+
+    code = "MISSING_DEPENDENCY"

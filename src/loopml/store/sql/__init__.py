@@ -1,0 +1,7 @@
+"""The SQLAlchemy metadata store: SQLite (embedded default) and PostgreSQL."""
+
+from loopml.store.sql.artifact_index import SqlArtifactIndex, run_owner
+from loopml.store.sql.database import SUPPORTED_SCHEMES, Database
+from loopml.store.sql.tracking import SqlTrackingStore
+
+__all__ = ["SUPPORTED_SCHEMES", "Database", "SqlArtifactIndex", "SqlTrackingStore", "run_owner"]

@@ -1,0 +1,47 @@
+"""Experiment tracking: the fluent API and :class:`Client`."""
+
+from loopml.tracking.client import Client
+from loopml.tracking.fluent import (
+    ActiveRun,
+    active_run,
+    end_run,
+    get_tracking_uri,
+    log_artifact,
+    log_artifacts,
+    log_dict,
+    log_figure,
+    log_input,
+    log_metric,
+    log_metrics,
+    log_param,
+    log_params,
+    log_text,
+    set_experiment,
+    set_tag,
+    set_tags,
+    set_tracking_uri,
+    start_run,
+)
+
+__all__ = [
+    "ActiveRun",
+    "Client",
+    "active_run",
+    "end_run",
+    "get_tracking_uri",
+    "log_artifact",
+    "log_artifacts",
+    "log_dict",
+    "log_figure",
+    "log_input",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_text",
+    "set_experiment",
+    "set_tag",
+    "set_tags",
+    "set_tracking_uri",
+    "start_run",
+]

@@ -1,0 +1,49 @@
+"""The public surface is exactly what ``loopml.__all__`` says, and every name resolves."""
+
+from __future__ import annotations
+
+import importlib
+
+import loopml
+
+EXPECTED = {
+    "ActiveRun", "ArtifactInfo", "Client", "Conflict", "DatasetInput", "Experiment",
+    "InvalidInput", "LoopmlError", "Metric", "MissingDependency", "NotFound", "Page", "Param",
+    "Run", "RunData", "RunInfo", "RunStatus", "RunTag", "SchemaOutdated", "StoreError",
+    "ViewType", "__version__", "active_run", "end_run", "get_tracking_uri", "log_artifact",
+    "log_artifacts", "log_dict", "log_figure", "log_input", "log_metric", "log_metrics",
+    "log_param", "log_params", "log_text", "set_experiment", "set_tag", "set_tags",
+    "set_tracking_uri", "start_run",
+}  # fmt: skip
+
+
+def test_all_is_exact() -> None:
+    assert set(loopml.__all__) == EXPECTED
+    assert len(loopml.__all__) == len(set(loopml.__all__))
+
+
+def test_every_public_name_resolves() -> None:
+    for name in loopml.__all__:
+        assert getattr(loopml, name) is not None
+
+
+def test_submodule_all_lists_resolve() -> None:
+    for module in (
+        "loopml.core.errors",
+        "loopml.core.entities",
+        "loopml.core.filters",
+        "loopml.core.settings",
+        "loopml.core.validation",
+        "loopml.store.artifacts",
+        "loopml.store.conformance",
+        "loopml.store.sql",
+        "loopml.store.stores",
+        "loopml.tracking",
+    ):
+        mod = importlib.import_module(module)
+        for name in mod.__all__:
+            assert hasattr(mod, name), f"{module}.{name}"
+
+
+def test_version_is_a_pep440_string() -> None:
+    assert loopml.__version__[0].isdigit()
