@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from loopml.store.sql.schema import metadata
+from loopml.store.sql.schema import include_object, metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - loopml always passes its own connection
@@ -15,5 +15,6 @@ context.configure(
     target_metadata=metadata,
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
+    include_object=include_object(connection.dialect.name),
 )
 context.run_migrations()

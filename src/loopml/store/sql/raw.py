@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql import ClauseElement
 
-from loopml.core.errors import StoreError, user_message, verbatim
+from loopml.core.errors import Conflict, StoreError, user_message, verbatim
 
 if TYPE_CHECKING:
     from sqlalchemy.sql.compiler import SQLCompiler
@@ -30,8 +30,13 @@ class RawStatement:
     """A Core statement compiled for one dialect, with its bind parameter order."""
 
     def __init__(self, statement: ClauseElement, engine: Engine) -> None:
-        compiled = cast("SQLCompiler", statement.compile(dialect=engine.dialect))
+        compiled = cast(
+            "SQLCompiler",
+            statement.compile(dialect=engine.dialect, compile_kwargs={"render_postcompile": True}),
+        )
         self.sql = str(compiled)
+        # Values bound inside the statement itself (filter literals); named binds override them.
+        self._defaults = {k: v for k, v in compiled.params.items() if v is not None}
         self._order: tuple[str, ...] | None = (
             tuple(compiled.positiontup or ()) if compiled.positional else None
         )
@@ -43,9 +48,11 @@ class RawStatement:
 
     def bind(self, params: Mapping[str, Any]) -> Any:
         """The parameters in the form the driver's paramstyle wants."""
+        if self._defaults:
+            params = {**self._defaults, **params}
         if self._order is None:
             return params
-        return tuple(params[name] for name in self._order)
+        return tuple(params.get(name) for name in self._order)
 
 
 class RawCursor:
@@ -79,16 +86,20 @@ class RawCursor:
 
 
 @contextlib.contextmanager
-def raw_transaction(engine: Engine, uri: str) -> Iterator[RawCursor]:
-    """One write transaction on a pooled DBAPI connection; rolled back on any exception."""
-    dbapi_error: type[BaseException] = engine.dialect.loaded_dbapi.Error
+def raw_transaction(engine: Engine, uri: str, write: bool = True) -> Iterator[RawCursor]:
+    """One transaction on a pooled DBAPI connection; rolled back on any exception.
+
+    ``write=False`` gives a read transaction: a consistent snapshot for a multi-query read.
+    """
+    dbapi = engine.dialect.loaded_dbapi
+    dbapi_error: type[BaseException] = dbapi.Error
     connection = engine.raw_connection()
     try:
         cursor = connection.cursor()
         if engine.dialect.name == "sqlite":
             # The connection runs in driver autocommit mode (see database.py): take the write
             # lock up front so a concurrent writer makes us wait, not fail.
-            cursor.execute("BEGIN IMMEDIATE")
+            cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         try:
             yield RawCursor(cursor)
             connection.commit()
@@ -98,11 +109,20 @@ def raw_transaction(engine: Engine, uri: str) -> Iterator[RawCursor]:
         finally:
             cursor.close()
     except dbapi_error as exc:
+        detail = verbatim(f"<{mask_url(str(exc))}>")
+        if isinstance(exc, dbapi.IntegrityError):
+            raise Conflict(
+                user_message(
+                    f"metadata store {mask_url(uri)}",
+                    "refused a write that breaks a uniqueness or reference rule",
+                    detail,
+                )
+            ) from exc
         raise StoreError(
             user_message(
                 f"metadata store {mask_url(uri)}",
-                "could not complete the write",
-                verbatim(f"<{exc}>"),
+                "could not complete the operation",
+                detail,
                 "check that the database is reachable and not locked by a stuck process",
             )
         ) from exc

@@ -63,6 +63,12 @@ def _compare(column: Any, op: Op, value: Any, dialect: str) -> ColumnElement[boo
 
 
 def _condition(cmp: Comparison, dialect: str) -> ColumnElement[bool]:
+    """One condition as ``run_id [NOT] IN (<ids of matching runs>)``.
+
+    Non-correlated sub-queries let the database start from the rows that match (through the
+    (key, value, run_id) indexes) instead of probing every run of the experiment; a run lacking
+    the key does not match, as in MLflow.
+    """
     if cmp.entity is Entity.ATTRIBUTE:
         column = runs.c[cmp.key]
         if cmp.op is Op.IS_NULL:
@@ -73,24 +79,21 @@ def _condition(cmp: Comparison, dialect: str) -> ColumnElement[bool]:
         return _compare(column, cmp.op, cmp.value, dialect)
     if cmp.entity is Entity.DATASET:
         field = datasets.c[cmp.key] if cmp.key != "context" else run_inputs.c.context
-        sub = (
-            sa.select(sa.literal(1))
+        matching = (
+            sa.select(run_inputs.c.run_id)
             .select_from(
                 run_inputs.join(datasets, run_inputs.c.dataset_id == datasets.c.dataset_id)
             )
-            .where(
-                run_inputs.c.run_id == runs.c.run_id,
-                _compare(field, cmp.op, cmp.value, dialect),
-            )
+            .where(_compare(field, cmp.op, cmp.value, dialect))
         )
-        return sa.exists(sub)
+        return runs.c.run_id.in_(matching)
     table = _KEYED[cmp.entity]
-    base = sa.select(sa.literal(1)).where(table.c.run_id == runs.c.run_id, table.c.key == cmp.key)
+    having_key = sa.select(table.c.run_id).where(table.c.key == cmp.key)
     if cmp.op is Op.IS_NULL:
-        return ~sa.exists(base)
+        return runs.c.run_id.not_in(having_key)
     if cmp.op is Op.IS_NOT_NULL:
-        return sa.exists(base)
-    return sa.exists(base.where(_compare(table.c.value, cmp.op, cmp.value, dialect)))
+        return runs.c.run_id.in_(having_key)
+    return runs.c.run_id.in_(having_key.where(_compare(table.c.value, cmp.op, cmp.value, dialect)))
 
 
 def _sortable(column: Any, dialect: str) -> Any:

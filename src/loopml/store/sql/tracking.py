@@ -7,6 +7,7 @@ transaction; a batch is validated before it gets here and is written whole or no
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -81,18 +82,26 @@ def _experiment_id(value: str) -> int:
     return number
 
 
-def _run_info(row: Any) -> RunInfo:
+_STATUS = {s.value: s for s in RunStatus}
+_STAGE = {s.value: s for s in LifecycleStage}
+#: Positions of the columns of ``runs`` in a row read with ``select(runs)``.
+_RUN_COLUMNS = {name: i for i, name in enumerate(runs.c.keys())}
+
+
+def _run_info(row: Sequence[Any]) -> RunInfo:
+    """RunInfo from a full row of ``runs`` (a tuple in column order)."""
+    at = _RUN_COLUMNS
     return RunInfo(
-        run_id=row.run_id,
-        experiment_id=str(row.experiment_id),
-        run_name=row.run_name,
-        user_id=row.user_id,
-        status=RunStatus(row.status),
-        start_time=row.start_time,
-        end_time=row.end_time,
-        lifecycle_stage=LifecycleStage(row.lifecycle_stage),
-        artifact_uri=row.artifact_uri,
-        parent_run_id=row.parent_run_id,
+        run_id=row[at["run_id"]],
+        experiment_id=str(row[at["experiment_id"]]),
+        run_name=row[at["run_name"]],
+        user_id=row[at["user_id"]],
+        status=_STATUS[row[at["status"]]],
+        start_time=row[at["start_time"]],
+        end_time=row[at["end_time"]],
+        lifecycle_stage=_STAGE[row[at["lifecycle_stage"]]],
+        artifact_uri=row[at["artifact_uri"]],
+        parent_run_id=row[at["parent_run_id"]],
     )
 
 
@@ -133,6 +142,32 @@ class SqlTrackingStore:
         self._raw_latest_upsert = RawStatement(self._build_latest_upsert(_binds(*_POINT)), engine)
         self._raw_tag_upsert = RawStatement(
             self._build_tags_upsert(_binds("run_id", "key", "value")), engine
+        )
+        # Run lifecycle: create, end (status, end time, name) and read back.
+        self._raw_experiment_stage = RawStatement(
+            sa.select(experiments.c.lifecycle_stage).where(
+                experiments.c.experiment_id == sa.bindparam("experiment_id")
+            ),
+            engine,
+        )
+        self._raw_run_insert = RawStatement(runs.insert().values(_binds(*runs.c.keys())), engine)
+        self._raw_run_update = RawStatement(
+            runs.update()
+            .where(runs.c.run_id == sa.bindparam("target"))
+            .values(
+                status=sa.func.coalesce(sa.bindparam("new_status", type_=sa.String), runs.c.status),
+                end_time=sa.func.coalesce(
+                    sa.bindparam("new_end_time", type_=sa.BigInteger), runs.c.end_time
+                ),
+                run_name=sa.func.coalesce(
+                    sa.bindparam("new_run_name", type_=sa.String), runs.c.run_name
+                ),
+            ),
+            engine,
+        )
+        self._raw_page = self._build_page_statements()
+        self._raw_run_row = RawStatement(
+            sa.select(runs).where(runs.c.run_id == sa.bindparam("run_id")), engine
         )
 
     # -- experiments --------------------------------------------------------------------------
@@ -287,15 +322,12 @@ class SqlTrackingStore:
         validate_run_name(run_name)
         validate_user(user_id)
         run_id = run_id or new_run_id()
-        with self.db.write() as conn:
-            stage = conn.execute(
-                sa.select(experiments.c.lifecycle_stage).where(
-                    experiments.c.experiment_id == number
-                )
-            ).scalar_one_or_none()
-            if stage is None:
+        tag_map = dict(tags)
+        with raw_transaction(self.db.engine, self.db.uri) as cur:
+            found = cur.execute(self._raw_experiment_stage, {"experiment_id": number})
+            if not found:
                 raise NotFound(user_message(f"experiment {experiment_id!r}", "does not exist"))
-            if stage != _ACTIVE:
+            if found[0][0] != _ACTIVE:
                 raise Conflict(
                     user_message(
                         f"experiment {experiment_id!r}",
@@ -304,26 +336,27 @@ class SqlTrackingStore:
                     )
                 )
             if parent_run_id is not None:
-                self._require_active_run(conn, parent_run_id, what="parent run")
-            row = {
-                "run_id": run_id,
-                "experiment_id": number,
-                "run_name": run_name,
-                "user_id": user_id,
-                "status": RunStatus.RUNNING.value,
-                "start_time": start_time,
-                "end_time": None,
-                "lifecycle_stage": _ACTIVE,
-                "artifact_uri": f"runs:/{run_id}",
-                "parent_run_id": parent_run_id,
-            }
-            conn.execute(runs.insert().values(**row))
-            tag_map = dict(tags)
-            if tag_map:
-                conn.execute(
-                    self._tags_upsert,
-                    [{"run_id": run_id, "key": k, "value": v} for k, v in tag_map.items()],
-                )
+                self._check_active(cur, parent_run_id, what="parent run")
+            cur.execute(
+                self._raw_run_insert,
+                {
+                    "run_id": run_id,
+                    "experiment_id": number,
+                    "run_name": run_name,
+                    "user_id": user_id,
+                    "status": RunStatus.RUNNING.value,
+                    "start_time": start_time,
+                    "end_time": None,
+                    "lifecycle_stage": _ACTIVE,
+                    "artifact_uri": f"runs:/{run_id}",
+                    "parent_run_id": parent_run_id,
+                    "deleted_time": None,
+                },
+            )
+            cur.executemany(
+                self._raw_tag_upsert,
+                [{"run_id": run_id, "key": k, "value": v} for k, v in sorted(tag_map.items())],
+            )
         info = RunInfo(
             run_id=run_id,
             experiment_id=str(number),
@@ -401,67 +434,104 @@ class SqlTrackingStore:
 
     def get_run(self, run_id: str) -> Run:
         check_run_id(run_id)
-        with self.db.read() as conn:
-            found = self._load_runs(conn, [run_id])
+        with raw_transaction(self.db.engine, self.db.uri, write=False) as cur:
+            found = self._load_runs(cur, [run_id])
         if not found:
             raise self._run_not_found(run_id)
         return found[0]
 
-    def _load_runs(self, conn: Connection, run_ids: Sequence[str]) -> list[Run]:
-        """Load full runs in bulk (5 queries per chunk of ids), in the order given."""
-        info_rows: dict[str, Any] = {}
+    def _load_runs(self, cur: RawCursor, run_ids: Sequence[str]) -> list[Run]:
+        """Load full runs in bulk, in the order given: one query per table, whatever the count
+        (the ids travel as one array parameter, so no bind-parameter limit applies)."""
+        if not run_ids:
+            return []
+        ids = {"ids": self._ids_param(run_ids)}
         param_map: dict[str, dict[str, str]] = defaultdict(dict)
         tag_map: dict[str, dict[str, str]] = defaultdict(dict)
         metric_map: dict[str, dict[str, float]] = defaultdict(dict)
         input_map: dict[str, list[DatasetInput]] = defaultdict(list)
-        for chunk in _chunks(run_ids):
-            for row in conn.execute(sa.select(runs).where(runs.c.run_id.in_(chunk))):
-                info_rows[row.run_id] = row
-            for run_id, key, value in conn.execute(
-                sa.select(params.c.run_id, params.c.key, params.c.value).where(
-                    params.c.run_id.in_(chunk)
-                )
-            ):
-                param_map[run_id][key] = value
-            for run_id, key, value in conn.execute(
-                sa.select(tags.c.run_id, tags.c.key, tags.c.value).where(tags.c.run_id.in_(chunk))
-            ):
-                tag_map[run_id][key] = value
-            for run_id, key, value in conn.execute(
-                sa.select(
-                    latest_metrics.c.run_id, latest_metrics.c.key, latest_metrics.c.value
-                ).where(latest_metrics.c.run_id.in_(chunk))
-            ):
-                metric_map[run_id][key] = value
-            for d in conn.execute(
-                sa.select(run_inputs.c.run_id, run_inputs.c.context, datasets)
-                .join(datasets, run_inputs.c.dataset_id == datasets.c.dataset_id)
-                .where(run_inputs.c.run_id.in_(chunk))
-                .order_by(datasets.c.dataset_id)
-            ):
-                input_map[d.run_id].append(
-                    DatasetInput(
-                        name=d.name,
-                        digest=d.digest,
-                        source=d.source,
-                        source_type=d.source_type,
-                        schema=d.schema,
-                        profile=d.profile,
-                        num_rows=d.num_rows,
-                        context=d.context,
-                    )
-                )
+        info_rows = {row[0]: row for row in cur.execute(self._raw_page["runs"], ids)}
+        for target, statement in (
+            (param_map, "params"),
+            (tag_map, "tags"),
+            (metric_map, "latest_metrics"),
+        ):
+            for run_id, key, value in cur.execute(self._raw_page[statement], ids):
+                target[run_id][key] = value
+        for (
+            run_id,
+            context,
+            name,
+            digest,
+            source,
+            source_type,
+            schema,
+            profile,
+            rows,
+        ) in cur.execute(self._raw_page["inputs"], ids):
+            input_map[run_id].append(
+                DatasetInput(name, digest, source, source_type, schema, profile, rows, context)
+            )
         result = []
         for run_id in run_ids:
-            r = info_rows.get(run_id)
-            if r is None:
+            row = info_rows.get(run_id)
+            if row is None:
                 continue
-            info = _run_info(r)
             data = RunData(
                 metrics=metric_map[run_id], params=param_map[run_id], tags=tag_map[run_id]
             )
-            result.append(Run(info=info, data=data, inputs=tuple(input_map[run_id])))
+            result.append(Run(info=_run_info(row), data=data, inputs=tuple(input_map[run_id])))
         return result
+
+    def _ids_param(self, run_ids: Sequence[str]) -> Any:
+        """The run ids as one parameter: a JSON array (SQLite) or an array (PostgreSQL)."""
+        return json.dumps(list(run_ids)) if self.db.dialect == "sqlite" else list(run_ids)
+
+    def _build_page_statements(self) -> dict[str, RawStatement]:
+        engine = self.db.engine
+        if self.db.dialect == "sqlite":
+            listed = sa.func.json_each(sa.bindparam("ids", type_=sa.String)).table_valued("value")
+
+            def among(column: Any) -> Any:
+                return column.in_(sa.select(listed.c.value))
+        else:
+            from sqlalchemy.dialects.postgresql import ARRAY
+
+            def among(column: Any) -> Any:
+                return column == sa.any_(sa.bindparam("ids", type_=ARRAY(sa.String)))
+
+        keyed = {
+            name: RawStatement(
+                sa.select(table.c.run_id, table.c.key, table.c.value).where(among(table.c.run_id)),
+                engine,
+            )
+            for name, table in (
+                ("params", params),
+                ("tags", tags),
+                ("latest_metrics", latest_metrics),
+            )
+        }
+        inputs = (
+            sa.select(
+                run_inputs.c.run_id,
+                run_inputs.c.context,
+                datasets.c.name,
+                datasets.c.digest,
+                datasets.c.source,
+                datasets.c.source_type,
+                datasets.c.schema,
+                datasets.c.profile,
+                datasets.c.num_rows,
+            )
+            .join(datasets, run_inputs.c.dataset_id == datasets.c.dataset_id)
+            .where(among(run_inputs.c.run_id))
+            .order_by(datasets.c.dataset_id)
+        )
+        return {
+            "runs": RawStatement(sa.select(runs).where(among(runs.c.run_id)), engine),
+            "inputs": RawStatement(inputs, engine),
+            **keyed,
+        }
 
     def update_run(
         self,
@@ -471,23 +541,25 @@ class SqlTrackingStore:
         run_name: str | None = None,
     ) -> RunInfo:
         check_run_id(run_id)
-        values: dict[str, Any] = {}
-        if status is not None:
-            values["status"] = RunStatus(status).value
-        if end_time is not None:
-            values["end_time"] = end_time
-        if run_name is not None:
-            values["run_name"] = validate_run_name(run_name)
-        with self.db.write() as conn:
-            self._require_active_run(conn, run_id)
-            if values:
-                conn.execute(runs.update().where(runs.c.run_id == run_id).values(**values))
-            if run_name is not None:
-                conn.execute(
-                    self._tags_upsert,
-                    [{"run_id": run_id, "key": "loopml.runName", "value": run_name}],
+        new_status = RunStatus(status).value if status is not None else None
+        new_name = validate_run_name(run_name) if run_name is not None else None
+        with raw_transaction(self.db.engine, self.db.uri) as cur:
+            self._check_active(cur, run_id)
+            cur.execute(
+                self._raw_run_update,
+                {
+                    "target": run_id,
+                    "new_status": new_status,
+                    "new_end_time": end_time,
+                    "new_run_name": new_name,
+                },
+            )
+            if new_name is not None:
+                cur.execute(
+                    self._raw_tag_upsert,
+                    {"run_id": run_id, "key": "loopml.runName", "value": new_name},
                 )
-            row = conn.execute(sa.select(runs).where(runs.c.run_id == run_id)).one()
+            (row,) = cur.execute(self._raw_run_row, {"run_id": run_id})
         return _run_info(row)
 
     def _set_run_stage(self, run_id: str, stage: str, actor: str) -> None:
@@ -524,14 +596,18 @@ class SqlTrackingStore:
 
     # -- logging ------------------------------------------------------------------------------
 
-    def log_batch(self, run_id: str, batch: ValidBatch) -> None:
+    def _check_active(self, cur: RawCursor, run_id: str, what: str = "run") -> None:
+        """Inside a raw transaction: the run exists and is not deleted."""
         check_run_id(run_id)
+        rows = cur.execute(self._raw_stage, {"run_id": run_id})
+        if not rows:
+            raise self._run_not_found(run_id, what)
+        if rows[0][0] != _ACTIVE:
+            raise self._run_deleted(run_id, what)
+
+    def log_batch(self, run_id: str, batch: ValidBatch) -> None:
         with raw_transaction(self.db.engine, self.db.uri) as cur:
-            rows = cur.execute(self._raw_stage, {"run_id": run_id})
-            if not rows:
-                raise self._run_not_found(run_id)
-            if rows[0][0] != _ACTIVE:
-                raise self._run_deleted(run_id)
+            self._check_active(cur, run_id)
             if batch.params:
                 self._write_params(cur, run_id, batch)
             if batch.metrics:
@@ -675,9 +751,10 @@ class SqlTrackingStore:
         query = build_search_query(
             ids, filters, order_by, ViewType(view_type), max_results + 1, offset, self.db.dialect
         )
-        with self.db.read() as conn:
-            run_ids = list(conn.execute(query).scalars())
+        statement = RawStatement(query, self.db.engine)
+        with raw_transaction(self.db.engine, self.db.uri, write=False) as cur:
+            run_ids = [row[0] for row in cur.execute(statement, {})]
             more = len(run_ids) > max_results
-            loaded = self._load_runs(conn, run_ids[:max_results])
+            loaded = self._load_runs(cur, run_ids[:max_results])
         token = encode_page_token(offset + max_results) if more else None
         return Page(tuple(loaded), token)

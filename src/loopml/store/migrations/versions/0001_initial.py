@@ -83,7 +83,11 @@ def upgrade() -> None:
             ),
             sa.PrimaryKeyConstraint("run_id", "key", name=f"pk_{name}"),
         )
-        op.create_index(f"ix_{name}_key_value", name, ["key", "run_id"])
+        # See loopml.store.sql.schema._by_key_and_value for why the backends differ.
+        if op.get_bind().dialect.name == "sqlite":
+            op.create_index(f"ix_{name}_key_value_run", name, ["key", "value", "run_id"])
+        else:
+            op.create_index(f"ix_{name}_key_run", name, ["key", "run_id"])
     op.create_table(
         "metrics",
         sa.Column("metric_id", _ID, primary_key=True, autoincrement=True),
@@ -110,7 +114,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("run_id", "key", name="pk_latest_metrics"),
     )
-    op.create_index("ix_latest_metrics_key_value", "latest_metrics", ["key", "value"])
+    op.create_index("ix_latest_metrics_key_value_run", "latest_metrics", ["key", "value", "run_id"])
     op.create_table(
         "datasets",
         sa.Column("dataset_id", _ID, primary_key=True, autoincrement=True),
