@@ -113,9 +113,9 @@ def build_search_query(
     offset: int,
     dialect: str = "sqlite",
 ) -> sa.Select[Any]:
-    """The SELECT of the run ids of one page, in order."""
+    """The SELECT of the full ``runs`` rows of one page, in order."""
     stages = [s.value for s in view_type.stages()]
-    query = sa.select(runs.c.run_id).where(
+    query = sa.select(runs).where(
         runs.c.experiment_id.in_(experiment_ids), runs.c.lifecycle_stage.in_(stages)
     )
     for cmp in filters:

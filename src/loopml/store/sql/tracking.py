@@ -86,6 +86,7 @@ _STATUS = {s.value: s for s in RunStatus}
 _STAGE = {s.value: s for s in LifecycleStage}
 #: Positions of the columns of ``runs`` in a row read with ``select(runs)``.
 _RUN_COLUMNS = {name: i for i, name in enumerate(runs.c.keys())}
+_RUN_ID = _RUN_COLUMNS["run_id"]
 
 
 def _run_info(row: Sequence[Any]) -> RunInfo:
@@ -166,6 +167,12 @@ class SqlTrackingStore:
             engine,
         )
         self._raw_page = self._build_page_statements()
+        self._raw_history = RawStatement(
+            sa.select(metrics.c.key, metrics.c.value, metrics.c.timestamp, metrics.c.step)
+            .where(metrics.c.run_id == sa.bindparam("run_id"), metrics.c.key == sa.bindparam("key"))
+            .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.metric_id),
+            engine,
+        )
         self._raw_run_row = RawStatement(
             sa.select(runs).where(runs.c.run_id == sa.bindparam("run_id")), engine
         )
@@ -435,29 +442,28 @@ class SqlTrackingStore:
     def get_run(self, run_id: str) -> Run:
         check_run_id(run_id)
         with raw_transaction(self.db.engine, self.db.uri, write=False) as cur:
-            found = self._load_runs(cur, [run_id])
-        if not found:
-            raise self._run_not_found(run_id)
-        return found[0]
+            rows = cur.execute(self._raw_run_row, {"run_id": run_id})
+            if not rows:
+                raise self._run_not_found(run_id)
+            return self._load_runs(cur, rows)[0]
 
-    def _load_runs(self, cur: RawCursor, run_ids: Sequence[str]) -> list[Run]:
-        """Load full runs in bulk, in the order given: one query per table, whatever the count
-        (the ids travel as one array parameter, so no bind-parameter limit applies)."""
-        if not run_ids:
+    def _load_runs(self, cur: RawCursor, run_rows: Sequence[Sequence[Any]]) -> list[Run]:
+        """Complete runs from full rows of ``runs`` (in that order): params and tags in one
+        statement, latest metrics and inputs in one each, whatever the number of runs (the ids
+        travel as one array parameter, so no bind-parameter limit applies)."""
+        if not run_rows:
             return []
+        run_ids = [row[_RUN_ID] for row in run_rows]
         ids = {"ids": self._ids_param(run_ids)}
         param_map: dict[str, dict[str, str]] = defaultdict(dict)
         tag_map: dict[str, dict[str, str]] = defaultdict(dict)
         metric_map: dict[str, dict[str, float]] = defaultdict(dict)
         input_map: dict[str, list[DatasetInput]] = defaultdict(list)
-        info_rows = {row[0]: row for row in cur.execute(self._raw_page["runs"], ids)}
-        for target, statement in (
-            (param_map, "params"),
-            (tag_map, "tags"),
-            (metric_map, "latest_metrics"),
-        ):
-            for run_id, key, value in cur.execute(self._raw_page[statement], ids):
-                target[run_id][key] = value
+        keyed = (param_map, tag_map)
+        for kind, run_id, key, value in cur.execute(self._raw_page["params_and_tags"], ids):
+            keyed[kind][run_id][key] = value
+        for run_id, key, value in cur.execute(self._raw_page["latest_metrics"], ids):
+            metric_map[run_id][key] = value
         for (
             run_id,
             context,
@@ -472,16 +478,18 @@ class SqlTrackingStore:
             input_map[run_id].append(
                 DatasetInput(name, digest, source, source_type, schema, profile, rows, context)
             )
-        result = []
-        for run_id in run_ids:
-            row = info_rows.get(run_id)
-            if row is None:
-                continue
-            data = RunData(
-                metrics=metric_map[run_id], params=param_map[run_id], tags=tag_map[run_id]
+        return [
+            Run(
+                info=_run_info(row),
+                data=RunData(
+                    metrics=metric_map[row[_RUN_ID]],
+                    params=param_map[row[_RUN_ID]],
+                    tags=tag_map[row[_RUN_ID]],
+                ),
+                inputs=tuple(input_map[row[_RUN_ID]]),
             )
-            result.append(Run(info=_run_info(row), data=data, inputs=tuple(input_map[run_id])))
-        return result
+            for row in run_rows
+        ]
 
     def _ids_param(self, run_ids: Sequence[str]) -> Any:
         """The run ids as one parameter: a JSON array (SQLite) or an array (PostgreSQL)."""
@@ -500,17 +508,17 @@ class SqlTrackingStore:
             def among(column: Any) -> Any:
                 return column == sa.any_(sa.bindparam("ids", type_=ARRAY(sa.String)))
 
-        keyed = {
-            name: RawStatement(
-                sa.select(table.c.run_id, table.c.key, table.c.value).where(among(table.c.run_id)),
-                engine,
+        params_and_tags = sa.union_all(
+            *(
+                sa.select(sa.literal(kind), table.c.run_id, table.c.key, table.c.value).where(
+                    among(table.c.run_id)
+                )
+                for kind, table in ((0, params), (1, tags))
             )
-            for name, table in (
-                ("params", params),
-                ("tags", tags),
-                ("latest_metrics", latest_metrics),
-            )
-        }
+        )
+        metric_values = sa.select(
+            latest_metrics.c.run_id, latest_metrics.c.key, latest_metrics.c.value
+        ).where(among(latest_metrics.c.run_id))
         inputs = (
             sa.select(
                 run_inputs.c.run_id,
@@ -528,9 +536,9 @@ class SqlTrackingStore:
             .order_by(datasets.c.dataset_id)
         )
         return {
-            "runs": RawStatement(sa.select(runs).where(among(runs.c.run_id)), engine),
+            "params_and_tags": RawStatement(params_and_tags, engine),
+            "latest_metrics": RawStatement(metric_values, engine),
             "inputs": RawStatement(inputs, engine),
-            **keyed,
         }
 
     def update_run(
@@ -709,20 +717,11 @@ class SqlTrackingStore:
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         check_run_id(run_id)
-        query = (
-            sa.select(metrics.c.key, metrics.c.value, metrics.c.timestamp, metrics.c.step)
-            .where(metrics.c.run_id == run_id, metrics.c.key == key)
-            .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.metric_id)
-        )
-        with self.db.read() as conn:
-            rows = conn.execute(query).all()
-            if (
-                not rows
-                and conn.execute(sa.select(runs.c.run_id).where(runs.c.run_id == run_id)).first()
-                is None
-            ):
+        with raw_transaction(self.db.engine, self.db.uri, write=False) as cur:
+            rows = cur.execute(self._raw_history, {"run_id": run_id, "key": key})
+            if not rows and not cur.execute(self._raw_stage, {"run_id": run_id}):
                 raise self._run_not_found(run_id)
-        return [Metric(k, v, t, s) for k, v, t, s in rows]
+        return list(map(Metric._make, rows))
 
     def search_runs(
         self,
@@ -753,8 +752,8 @@ class SqlTrackingStore:
         )
         statement = RawStatement(query, self.db.engine)
         with raw_transaction(self.db.engine, self.db.uri, write=False) as cur:
-            run_ids = [row[0] for row in cur.execute(statement, {})]
-            more = len(run_ids) > max_results
-            loaded = self._load_runs(cur, run_ids[:max_results])
+            rows = cur.execute(statement, {})  # full rows of runs, in order
+            more = len(rows) > max_results
+            loaded = self._load_runs(cur, rows[:max_results])
         token = encode_page_token(offset + max_results) if more else None
         return Page(tuple(loaded), token)
