@@ -12,6 +12,8 @@ from loopml.cli.render import compare_table, experiments_table, format_ms, forma
 from loopml.cli.state import STATE, console
 from loopml.core.entities import ViewType
 from loopml.core.settings import load_settings, mask_url
+from loopml.store.sql import Database
+from loopml.store.stores import resolve_tracking_uri
 from loopml.tracking.client import Client
 
 __all__ = ["register"]
@@ -71,10 +73,7 @@ def experiments_list(
     """List experiments with their run counts."""
     client = _client()
     experiments = client.list_experiments(_view(deleted, all_))
-    counts = {}
-    for e in experiments:
-        page = client.search_runs([e.experiment_id], max_results=50_000)
-        counts[e.experiment_id] = len(page)
+    counts = client.count_runs([e.experiment_id for e in experiments])
     console.print(experiments_table(experiments, counts))
 
 
@@ -204,15 +203,17 @@ def runs_restore(
     console.print(f"Restored run {run_id}.")
 
 
+def _open_database() -> tuple[Database, str]:
+    """The metadata database of the current tracking URI, without checking its schema."""
+    settings = load_settings()
+    url, _ = resolve_tracking_uri(STATE.tracking_uri, settings)
+    return Database(url, settings), url
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply schema migrations to the metadata database (safe to run repeatedly)."""
-    from loopml.store.sql import Database
-    from loopml.store.stores import resolve_tracking_uri
-
-    settings = load_settings()
-    url, _ = resolve_tracking_uri(STATE.tracking_uri, settings)
-    database = Database(url, settings)
+    database, url = _open_database()
     with console.status(f"Upgrading {mask_url(url)} ..."):
         before, after = database.upgrade()
     database.dispose()
@@ -225,13 +226,9 @@ def db_upgrade() -> None:
 @db_app.command("current")
 def db_current() -> None:
     """Print the schema revision of the metadata database."""
-    from loopml.store.sql import Database
     from loopml.store.sql.schema import SCHEMA_REVISION
-    from loopml.store.stores import resolve_tracking_uri
 
-    settings = load_settings()
-    url, _ = resolve_tracking_uri(STATE.tracking_uri, settings)
-    database = Database(url, settings)
+    database, url = _open_database()
     revision = database.current_revision()
     database.dispose()
     console.print(

@@ -76,6 +76,9 @@ class TrackingStore(Protocol):
     def log_inputs(self, run_id: str, inputs: Sequence[DatasetInput]) -> None: ...
 
     # reading
+    def count_runs(
+        self, experiment_ids: Sequence[str], view_type: ViewType = ViewType.ACTIVE_ONLY
+    ) -> dict[str, int]: ...
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]: ...
     def search_runs(
         self,

@@ -19,7 +19,7 @@ from loopml.core.entities import (
     RunStatus,
     ViewType,
 )
-from loopml.core.errors import InvalidInput, NotFound, user_message
+from loopml.core.errors import InvalidInput, NotFound, StoreError, user_message
 from loopml.core.filters import parse_filter, parse_order_by
 from loopml.core.ids import check_run_id, now_ms
 from loopml.core.settings import Settings, load_settings
@@ -272,6 +272,16 @@ class Client:
         self.log_inputs(run_id, [ref])
         return ref
 
+    def count_runs(
+        self,
+        experiment_ids: str | Sequence[str],
+        run_view_type: ViewType | str = ViewType.ACTIVE_ONLY,
+    ) -> dict[str, int]:
+        """The number of runs of each experiment (ids or names), keyed by experiment id."""
+        return self.stores.tracking.count_runs(
+            self._experiment_ids(experiment_ids), _view(run_view_type)
+        )
+
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         return self.stores.tracking.get_metric_history(run_id, key)
 
@@ -373,8 +383,7 @@ class Client:
         """The bytes of one artifact file."""
         check_run_id(run_id)
         info = self.stores.artifact_index.get_artifact(run_owner(run_id), path)
-        assert info.digest is not None  # file entries always carry a digest
-        return self.stores.blobs.get_bytes(info.digest)
+        return self.stores.blobs.get_bytes(_digest_of(info))
 
     def download_artifacts(
         self, run_id: str, path: str = "", dst_path: str | os.PathLike[str] | None = None
@@ -395,8 +404,10 @@ class Client:
             relative = info.path[len(base) + 1 :] if base else info.path
             destination = target / relative
             destination.parent.mkdir(parents=True, exist_ok=True)
-            assert info.digest is not None
-            with self.stores.blobs.open(info.digest) as source, open(destination, "wb") as sink:
+            with (
+                self.stores.blobs.open(_digest_of(info)) as source,
+                open(destination, "wb") as sink,
+            ):
                 while chunk := source.read(1 << 20):
                     sink.write(chunk)
         return str(target / PurePosixPath(clean).name) if clean else str(target)
@@ -421,6 +432,15 @@ class Client:
             include_deleted_runs,
             min_age_seconds=min_age_seconds,
         )
+
+
+def _digest_of(info: ArtifactInfo) -> str:
+    """The blob digest of a file entry of the artifact index."""
+    if info.digest is None:  # only directory entries lack one; the index never returns those here
+        raise StoreError(
+            user_message(f"artifact {info.path!r}", "has no content digest in the index")
+        )
+    return info.digest
 
 
 def _replace_context(dataset: DatasetInput, context: str) -> DatasetInput:

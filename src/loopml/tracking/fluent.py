@@ -18,7 +18,7 @@ from typing import Any
 from loopml.core.entities import DatasetInput, Experiment, Metric, Run, RunInfo, RunStatus
 from loopml.core.errors import InvalidInput, NotFound, user_message
 from loopml.core.settings import load_settings
-from loopml.core.validation import validate_batch, validate_metric
+from loopml.core.validation import validate_metric
 from loopml.tracking.client import Client
 
 __all__ = [
@@ -103,11 +103,10 @@ def set_experiment(name: str | None = None, experiment_id: str | None = None) ->
             )
         )
     client = _get_client()
-    if experiment_id is not None:
-        experiment = client.get_experiment(str(experiment_id))
-    else:
-        assert name is not None
+    if name is not None:
         experiment = _get_or_create_experiment(client, name)
+    else:
+        experiment = client.get_experiment(str(experiment_id))
     if experiment.lifecycle_stage.value != "active":
         raise InvalidInput(
             user_message(
@@ -289,7 +288,7 @@ def log_metrics(
     points = [
         validate_metric(k, v, timestamp, 0 if step is None else step) for k, v in metrics.items()
     ]
-    _get_client().stores.tracking.log_batch(_require_active(), validate_batch(metrics=points))
+    _get_client().log_batch(_require_active(), metrics=points)
 
 
 def log_param(key: str, value: Any) -> str:

@@ -1243,6 +1243,19 @@ def _check_search_returns_full_runs(make_store: StoreFactory) -> None:
         _expect_equal(set(found.inputs), set(direct.inputs), "inputs of a searched run")
 
 
+def _check_count_runs(make_store: StoreFactory) -> None:
+    """count_runs counts per experiment and view, with zeros for empty experiments."""
+    store = make_store()
+    first, second = (_new_experiment(store, name) for name in ("c1", "c2"))
+    _new_run(store, first, "kept", _T0)
+    gone = _new_run(store, first, "gone", _T0 + 1)
+    store.delete_run(gone)
+    _expect_equal(store.count_runs([first, second]), {first: 1, second: 0}, "active counts")
+    _expect_equal(store.count_runs([first], ViewType.DELETED_ONLY), {first: 1}, "deleted counts")
+    _expect_equal(store.count_runs([first], ViewType.ALL), {first: 2}, "all counts")
+    _expect_equal(store.count_runs([]), {}, "no experiments")
+
+
 # -- concurrency ----------------------------------------------------------------------------------
 
 
@@ -1361,6 +1374,7 @@ _CHECKS: tuple[Callable[[StoreFactory], None], ...] = (
     _check_search_max_results_bounds,
     _check_search_multiple_experiments,
     _check_search_returns_full_runs,
+    _check_count_runs,
     _check_concurrent_logging,
     _check_concurrent_create_experiment,
     _check_concurrent_log_inputs,

@@ -29,7 +29,7 @@ from loopml.core.entities import (
     RunStatus,
     ViewType,
 )
-from loopml.core.errors import Conflict, InvalidInput, NotFound, user_message
+from loopml.core.errors import Conflict, InvalidInput, LoopmlError, NotFound, user_message
 from loopml.core.ids import check_run_id, now_ms
 from loopml.core.search_ast import Comparison, OrderBy
 from loopml.core.validation import (
@@ -277,33 +277,52 @@ class SqlTrackingStore:
         with self.db.read() as conn:
             return self._experiment_rows(conn, experiments.c.lifecycle_stage.in_(stages))
 
-    def _set_experiment_stage(self, experiment_id: str, stage: str, actor: str) -> None:
-        number = _experiment_id(experiment_id)
+    def _set_stage(
+        self,
+        kind: str,
+        object_id: str,
+        id_column: Any,
+        key: object,
+        stage: str,
+        actor: str,
+        missing: LoopmlError,
+        **changes: Any,
+    ) -> None:
+        """Soft-delete or restore one experiment or run, with its audit event, in one
+        transaction; a no-op when it is already in ``stage``."""
+        table = id_column.table
         with self.db.write() as conn:
             before = conn.execute(
-                sa.select(experiments.c.lifecycle_stage).where(
-                    experiments.c.experiment_id == number
-                )
+                sa.select(table.c.lifecycle_stage).where(id_column == key)
             ).scalar_one_or_none()
             if before is None:
-                raise NotFound(user_message(f"experiment {experiment_id!r}", "does not exist"))
+                raise missing
             if before == stage:
                 return
             conn.execute(
-                experiments.update()
-                .where(experiments.c.experiment_id == number)
-                .values(lifecycle_stage=stage, last_update_time=now_ms())
+                table.update().where(id_column == key).values(lifecycle_stage=stage, **changes)
             )
-            action = "experiment.delete" if stage == _DELETED else "experiment.restore"
             write_audit(
                 conn,
                 actor,
-                action,
-                "experiment",
-                experiment_id,
+                f"{kind}.{'delete' if stage == _DELETED else 'restore'}",
+                kind,
+                object_id,
                 {"lifecycle_stage": before},
                 {"lifecycle_stage": stage},
             )
+
+    def _set_experiment_stage(self, experiment_id: str, stage: str, actor: str) -> None:
+        self._set_stage(
+            "experiment",
+            experiment_id,
+            experiments.c.experiment_id,
+            _experiment_id(experiment_id),
+            stage,
+            actor,
+            NotFound(user_message(f"experiment {experiment_id!r}", "does not exist")),
+            last_update_time=now_ms(),
+        )
 
     def delete_experiment(self, experiment_id: str, actor: str = "") -> None:
         self._set_experiment_stage(experiment_id, _DELETED, actor)
@@ -571,30 +590,16 @@ class SqlTrackingStore:
         return _run_info(row)
 
     def _set_run_stage(self, run_id: str, stage: str, actor: str) -> None:
-        check_run_id(run_id)
-        with self.db.write() as conn:
-            before = conn.execute(
-                sa.select(runs.c.lifecycle_stage).where(runs.c.run_id == run_id)
-            ).scalar_one_or_none()
-            if before is None:
-                raise self._run_not_found(run_id)
-            if before == stage:
-                return
-            conn.execute(
-                runs.update()
-                .where(runs.c.run_id == run_id)
-                .values(lifecycle_stage=stage, deleted_time=now_ms() if stage == _DELETED else None)
-            )
-            action = "run.delete" if stage == _DELETED else "run.restore"
-            write_audit(
-                conn,
-                actor,
-                action,
-                "run",
-                run_id,
-                {"lifecycle_stage": before},
-                {"lifecycle_stage": stage},
-            )
+        self._set_stage(
+            "run",
+            run_id,
+            runs.c.run_id,
+            check_run_id(run_id),
+            stage,
+            actor,
+            self._run_not_found(run_id),
+            deleted_time=now_ms() if stage == _DELETED else None,
+        )
 
     def delete_run(self, run_id: str, actor: str = "") -> None:
         self._set_run_stage(run_id, _DELETED, actor)
@@ -714,6 +719,22 @@ class SqlTrackingStore:
                 )
 
     # -- reading ------------------------------------------------------------------------------
+
+    def count_runs(
+        self, experiment_ids: Sequence[str], view_type: ViewType = ViewType.ACTIVE_ONLY
+    ) -> dict[str, int]:
+        ids = [_experiment_id(e) for e in experiment_ids]
+        if not ids:
+            return {}
+        stages = [s.value for s in ViewType(view_type).stages()]
+        query = (
+            sa.select(runs.c.experiment_id, sa.func.count())
+            .where(runs.c.experiment_id.in_(ids), runs.c.lifecycle_stage.in_(stages))
+            .group_by(runs.c.experiment_id)
+        )
+        with self.db.read() as conn:
+            counted = {str(e): int(n) for e, n in conn.execute(query)}
+        return {str(e): counted.get(str(e), 0) for e in ids}
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         check_run_id(run_id)
