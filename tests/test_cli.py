@@ -158,3 +158,24 @@ def test_console_script_entry_point(tmp_path: Path) -> None:
     assert done.returncode == 3, done.stderr
     assert "does not exist" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_usage_errors_and_help(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(capsys, "runs", "no-such-command")
+    assert code == 2
+    assert "no-such-command" in err
+    assert "Traceback" not in out + err
+    code, out, _ = run_cli(capsys, "--help")
+    assert code == 0
+    for command in ("demo", "experiments", "runs", "db", "gc"):
+        assert command in out
+
+
+def test_bad_environment_variable_is_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOOPML_RECORD_GIT", "maybe")
+    code, out, err = run_cli(capsys, "experiments", "list")
+    assert code == 2
+    assert "LOOPML_RECORD_GIT must be a boolean; got 'maybe'" in " ".join(err.split())
+    assert "Traceback" not in out + err

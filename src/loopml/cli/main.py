@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
 from loopml._version import __version__
@@ -60,15 +59,14 @@ _EXIT_CODES = {InvalidInput: 2, NotFound: 3}
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI. Exit codes: 0 ok, 1 error, 2 bad input, 3 not found, 130 interrupted."""
+    """Run the CLI. Exit codes: 0 ok, 1 error, 2 bad input or usage, 3 not found, 130 interrupted.
+
+    Typer handles usage errors, ``--help`` and ``--version`` itself (standalone mode); loopml's
+    own errors propagate out of it and are printed here as one line.
+    """
     try:
-        app(args=argv, standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+        app(args=argv, prog_name="loopml")
+    except KeyboardInterrupt:
         err_console.print("[yellow]Interrupted.[/]")
         sys.exit(130)
     except LoopmlError as exc:
