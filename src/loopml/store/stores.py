@@ -7,6 +7,7 @@ location, so every ``Client`` and the fluent API in one process share one connec
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,20 @@ class Stores:
 
 _CACHE: dict[tuple[str, str], Stores] = {}
 _LOCK = threading.Lock()
+
+
+def _forget_inherited_connections() -> None:
+    """In a forked child: drop the pooled connections inherited from the parent without closing
+    them (they belong to the parent; sharing a socket or SQLite handle across processes breaks
+    both), so the child opens its own. Also renew the lock, which another thread may have held
+    at the fork."""
+    global _LOCK
+    _LOCK = threading.Lock()
+    for stores in _CACHE.values():
+        stores.database.engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_inherited_connections)
 
 
 def resolve_tracking_uri(uri: str | None, settings: Settings) -> tuple[str, str]:
