@@ -377,3 +377,38 @@ def test_gc_grace_period_follows_freshening(client: Client) -> None:
     report = collect_garbage(blobs, client.stores.artifact_index, min_age_seconds=hour)
     assert report.unreferenced == ()
     assert report.kept_recent == 1
+
+
+def test_end_run_rejects_a_status_that_does_not_end_a_run(client: Client) -> None:
+    with loopml.start_run() as run:
+        with pytest.raises(InvalidInput, match="must be FINISHED, FAILED or KILLED"):
+            loopml.end_run("RUNNING")
+        with pytest.raises(InvalidInput, match="must be FINISHED, FAILED or KILLED"):
+            loopml.end_run("bogus")
+        assert loopml.active_run() is run  # nothing was ended
+    loopml.start_run()
+    loopml.end_run("KILLED")
+    assert client.get_run(run.run_id).info.status is RunStatus.FINISHED
+
+
+def test_resuming_an_unknown_run_is_not_found(client: Client) -> None:
+    with pytest.raises(NotFound, match="does not exist"):
+        loopml.start_run(run_id="a" * 32)
+    assert loopml.active_run() is None
+
+
+def test_unfinished_run_ends_at_interpreter_exit(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import loopml\n"
+        f"loopml.set_tracking_uri({str(tmp_path / 'h')!r})\n"
+        "run = loopml.start_run()\n"
+        "print(run.run_id)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    run_id = done.stdout.strip()
+    assert Client(str(tmp_path / "h")).get_run(run_id).info.status is RunStatus.FINISHED

@@ -38,7 +38,7 @@ from loopml.tracking.names import run_name_for
 from loopml.tracking.serialize import dataset_input_from_frame, dict_bytes, figure_bytes
 from loopml.tracking.source import source_tags
 
-__all__ = ["Client"]
+__all__ = ["Client", "terminal_status"]
 
 
 def _artifact_path(*parts: str | None) -> str:
@@ -196,18 +196,7 @@ class Client:
         self, run_id: str, status: RunStatus | str = RunStatus.FINISHED, end_time: int | None = None
     ) -> RunInfo:
         """End a run with a terminal status (FINISHED, FAILED or KILLED)."""
-        try:
-            final = RunStatus(status)
-        except ValueError:
-            final = None
-        if final is None or not final.is_terminal:
-            raise InvalidInput(
-                user_message(
-                    "run status",
-                    "must be FINISHED, FAILED or KILLED to end a run",
-                    status,
-                )
-            )
+        final = terminal_status(status)
         return self.stores.tracking.update_run(run_id, status=final, end_time=end_time or now_ms())
 
     def delete_run(self, run_id: str) -> None:
@@ -432,6 +421,24 @@ class Client:
             include_deleted_runs,
             min_age_seconds=min_age_seconds,
         )
+
+
+def terminal_status(status: RunStatus | str) -> RunStatus:
+    """``status`` as a RunStatus that ends a run, or a clear InvalidInput."""
+    try:
+        final = RunStatus(status)
+    except ValueError:
+        final = None
+    if final is None or not final.is_terminal:
+        raise InvalidInput(
+            user_message(
+                "run status",
+                "must be FINISHED, FAILED or KILLED to end a run",
+                status,
+                "e.g. loopml.end_run('FAILED')",
+            )
+        )
+    return final
 
 
 def _digest_of(info: ArtifactInfo) -> str:

@@ -9,6 +9,7 @@ RUNNING, which is how a crash stays visible.
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import threading
 from collections.abc import Mapping
@@ -19,7 +20,7 @@ from loopml.core.entities import DatasetInput, Experiment, Metric, Run, RunInfo,
 from loopml.core.errors import InvalidInput, NotFound, user_message
 from loopml.core.settings import load_settings
 from loopml.core.validation import validate_metric
-from loopml.tracking.client import Client
+from loopml.tracking.client import Client, terminal_status
 
 __all__ = [
     "ActiveRun",
@@ -43,6 +44,7 @@ __all__ = [
     "start_run",
 ]
 
+log = logging.getLogger(__name__)
 _state_lock = threading.Lock()
 _tracking_uri: str | None = None
 _client: Client | None = None
@@ -212,8 +214,7 @@ def start_run(
     if description is not None:
         all_tags["loopml.note.content"] = description
     if run_id is not None:
-        run = client.get_run(run_id)
-        client.update_run(run_id, status=RunStatus.RUNNING)
+        client.update_run(run_id, status=RunStatus.RUNNING)  # NotFound if there is no such run
         if all_tags:
             client.log_batch(run_id, tags=all_tags)
         run = client.get_run(run_id)
@@ -242,17 +243,19 @@ def _end(active: ActiveRun, status: RunStatus) -> None:
 
 def end_run(status: RunStatus | str = RunStatus.FINISHED) -> None:
     """End the innermost active run of this thread (no-op when none is active)."""
+    final = terminal_status(status)
     stack = _stack()
     if stack:
-        _end(stack[-1], RunStatus(status))
+        _end(stack[-1], final)
 
 
 def _end_all_at_exit() -> None:
+    """End the runs still active at a normal interpreter exit as FINISHED, as MLflow does."""
     try:
         while _stack():
             end_run(RunStatus.FINISHED)
-    except Exception:  # pragma: no cover - the store may be gone at interpreter exit
-        pass
+    except Exception as exc:  # the store may be unreachable at exit: say so, do not crash
+        log.warning("could not end the active run at exit; it stays RUNNING: %s", exc)
 
 
 def active_run() -> ActiveRun | None:
