@@ -386,9 +386,10 @@ def test_end_run_rejects_a_status_that_does_not_end_a_run(client: Client) -> Non
         with pytest.raises(InvalidInput, match="must be FINISHED, FAILED or KILLED"):
             loopml.end_run("bogus")
         assert loopml.active_run() is run  # nothing was ended
-    loopml.start_run()
-    loopml.end_run("KILLED")
     assert client.get_run(run.run_id).info.status is RunStatus.FINISHED
+    killed = loopml.start_run()
+    loopml.end_run("KILLED")
+    assert client.get_run(killed.run_id).info.status is RunStatus.KILLED
 
 
 def test_resuming_an_unknown_run_is_not_found(client: Client) -> None:
