@@ -8,6 +8,7 @@ credentials (database URLs) are masked in ``repr``.
 
 from __future__ import annotations
 
+import getpass
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -17,7 +18,16 @@ from typing import Any
 
 from loopml.core.errors import InvalidInput, user_message
 
-__all__ = ["VARIABLES", "Settings", "Variable", "load_settings", "mask_url"]
+__all__ = ["VARIABLES", "Settings", "Variable", "default_user", "load_settings", "mask_url"]
+
+
+def default_user() -> str:
+    """The OS user, recorded when ``LOOPML_USER`` does not name one."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        return "unknown"
+
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -163,6 +173,10 @@ class Settings:
         if self.tracking_uri:
             return self.tracking_uri
         return f"sqlite:///{self.home_path / 'loopml.db'}"
+
+    def resolved_user(self) -> str:
+        """``LOOPML_USER`` or the OS user."""
+        return self.user or default_user()
 
     def resolved_artifact_uri(self) -> str:
         """The artifact store URL, defaulting to a directory inside ``home``."""

@@ -98,9 +98,7 @@ class Client:
         return self.stores.artifact_uri
 
     def _user(self) -> str:
-        from loopml.store.sql.audit import default_actor
-
-        return self._settings.user or default_actor()
+        return self._settings.resolved_user()
 
     # -- experiments --------------------------------------------------------------------------
 
@@ -189,7 +187,7 @@ class Client:
         self, run_id: str, status: RunStatus | str | None = None, name: str | None = None
     ) -> RunInfo:
         return self.stores.tracking.update_run(
-            run_id, status=RunStatus(status) if status else None, run_name=name
+            run_id, status=_status(status) if status else None, run_name=name
         )
 
     def set_terminated(
@@ -421,6 +419,19 @@ class Client:
             include_deleted_runs,
             min_age_seconds=min_age_seconds,
         )
+
+
+def _status(status: RunStatus | str) -> RunStatus:
+    try:
+        return RunStatus(status)
+    except ValueError:
+        raise InvalidInput(
+            user_message(
+                "run status",
+                f"must be one of {', '.join(s.value for s in RunStatus)}",
+                status,
+            )
+        ) from None
 
 
 def terminal_status(status: RunStatus | str) -> RunStatus:

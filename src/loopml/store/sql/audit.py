@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from loopml.core.ids import now_ms
+from loopml.core.settings import default_user
 from loopml.store.sql.schema import audit_events
 
-__all__ = ["default_actor", "write_audit"]
-
-
-def default_actor() -> str:
-    """The OS user, used when a caller does not name who acts."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (containers)
-        return "unknown"
+__all__ = ["write_audit"]
 
 
 def _json(value: Any) -> str | None:
@@ -40,7 +32,7 @@ def write_audit(
     conn.execute(
         audit_events.insert().values(
             time=now_ms(),
-            actor=actor or default_actor(),
+            actor=actor or default_user(),
             action=action,
             object_type=object_type,
             object_id=object_id,
