@@ -29,7 +29,6 @@ from sqlalchemy.exc import (
     IntegrityError,
     NoSuchModuleError,
     OperationalError,
-    SQLAlchemyError,
 )
 
 from loopml.core.errors import (
@@ -232,16 +231,14 @@ class Database:
         with self.read() as conn:
             return MigrationContext.configure(conn).get_current_revision()
 
-    def ensure_schema(self) -> None:
-        """Create the schema in an empty database; refuse one that is out of date."""
+    def _make_sqlite_directory(self) -> None:
         if self.dialect == "sqlite":
             Path(self.url.database or "").parent.mkdir(parents=True, exist_ok=True)
-        try:
-            revision = self.current_revision()
-        except StoreError:
-            raise
-        except SQLAlchemyError as exc:  # pragma: no cover - unexpected driver failure
-            raise StoreError(f"could not read the schema version: {exc}") from exc
+
+    def ensure_schema(self) -> None:
+        """Create the schema in an empty database; refuse one that is out of date."""
+        self._make_sqlite_directory()
+        revision = self.current_revision()
         if revision == SCHEMA_REVISION:
             return
         if revision is None:
@@ -283,8 +280,7 @@ class Database:
         from alembic import command
         from alembic.runtime.migration import MigrationContext
 
-        if self.dialect == "sqlite":
-            Path(self.url.database or "").parent.mkdir(parents=True, exist_ok=True)
+        self._make_sqlite_directory()
         config = _script_config()
         with self.write() as conn:
             if self.dialect == "postgresql":
