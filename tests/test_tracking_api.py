@@ -413,3 +413,14 @@ def test_unfinished_run_ends_at_interpreter_exit(tmp_path: Path) -> None:
     )
     run_id = done.stdout.strip()
     assert Client(str(tmp_path / "h")).get_run(run_id).info.status is RunStatus.FINISHED
+
+
+def test_explicit_parent_run_id(client: Client) -> None:
+    parent = client.create_run(client.create_experiment("parents"))
+    with loopml.start_run(
+        experiment_id=parent.info.experiment_id, parent_run_id=parent.run_id
+    ) as r:
+        pass
+    assert client.get_run(r.run_id).info.parent_run_id == parent.run_id
+    with pytest.raises(NotFound, match="parent run"):
+        loopml.start_run(parent_run_id="b" * 32)

@@ -193,10 +193,13 @@ def start_run(
     nested: bool = False,
     tags: Mapping[str, Any] | None = None,
     description: str | None = None,
+    parent_run_id: str | None = None,
 ) -> ActiveRun:
     """Start a new run (or resume ``run_id``) and make it active in this thread.
 
-    With a run already active, pass ``nested=True`` to start a child run.
+    With a run already active, pass ``nested=True`` to start a child run of it.
+    ``parent_run_id`` names the parent explicitly (it must exist and not be deleted), as in
+    MLflow; it is how a worker process nests its run under a run started elsewhere.
     """
     global _atexit_registered
     client = _get_client()
@@ -209,7 +212,7 @@ def start_run(
                 fix="end it with loopml.end_run(), or pass nested=True to start a child run",
             )
         )
-    parent = stack[-1].run_id if stack else None
+    parent = parent_run_id or (stack[-1].run_id if stack else None)
     all_tags = dict(tags or {})
     if description is not None:
         all_tags["loopml.note.content"] = description
