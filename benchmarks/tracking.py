@@ -22,9 +22,10 @@ on stdout. loopml runs twice: with its default ``synchronous=NORMAL`` and with
 Fairness rules: imports, schema creation, the first experiment and a first run are set-up and are
 not timed; every timed operation is warmed up first with the same operation (for the per-call ops
 in a throw-away run); both sides get the same data from the same seeded generator and the same
-counts; the per-op code of the two sides sits in pairs of functions (``<op>__mlflow`` next to
-``<op>__loopml``) that do the same calls in the same order. The search returns the same runs in
-the same order on both sides, which is asserted.
+counts; each timed operation is ONE function run on both sides (loopml's API has MLflow's
+shape), given the side's fluent module, client and Metric class; only import, set-up, metadata and
+population, whose calls differ, come in ``<op>__mlflow`` / ``<op>__loopml`` pairs. The search
+returns the same runs in the same order on both sides, which is asserted.
 """
 
 from __future__ import annotations
@@ -146,9 +147,10 @@ def expected_matches(rows: Sequence[SearchRow]) -> list[float]:
 @dataclass
 class Ctx:
     tmp: Path
-    api: Any
-    client: Any
+    api: Any  # the fluent module: mlflow or loopml
+    client: Any  # MlflowClient or loopml.Client
     experiment_id: str
+    metric: Any  # the side's Metric(key, value, timestamp, step) class
 
 
 def import__mlflow() -> Any:
@@ -177,7 +179,9 @@ def setup__mlflow(tmp: Path, mlflow: Any) -> Ctx:
     with mlflow.start_run():  # first run: context providers (git, source), lazy imports
         mlflow.log_param("setup", 1)
         mlflow.log_metric("setup", 0.0)
-    return Ctx(tmp, mlflow, client, experiment_id)
+    from mlflow.entities import Metric
+
+    return Ctx(tmp, mlflow, client, experiment_id, Metric)
 
 
 def setup__loopml(tmp: Path, loopml: Any) -> Ctx:
@@ -188,7 +192,7 @@ def setup__loopml(tmp: Path, loopml: Any) -> Ctx:
     with loopml.start_run():
         loopml.log_param("setup", 1)
         loopml.log_metric("setup", 0.0)
-    return Ctx(tmp, loopml, client, experiment_id)
+    return Ctx(tmp, loopml, client, experiment_id, loopml.Metric)
 
 
 def meta__mlflow(ctx: Ctx) -> dict[str, Any]:
@@ -243,33 +247,14 @@ def meta__loopml(ctx: Ctx) -> dict[str, Any]:
 # 1. log_metric: per-call times of N calls log_metric("loss", v, step=i) in an active run.
 
 
-def log_metric__mlflow(ctx: Ctx, n: int, warmup: int) -> list[float]:
-    mlflow = ctx.api
-
+def log_metric(ctx: Ctx, n: int, warmup: int) -> list[float]:
     def one_run(count: int) -> list[float]:
         times = []
-        with mlflow.start_run():
+        with ctx.api.start_run():
             for i in range(count):
                 value = metric_value(i)
                 t0 = time.perf_counter()
-                mlflow.log_metric("loss", value, step=i)
-                times.append(time.perf_counter() - t0)
-        return times
-
-    one_run(warmup)
-    return one_run(n)
-
-
-def log_metric__loopml(ctx: Ctx, n: int, warmup: int) -> list[float]:
-    loopml = ctx.api
-
-    def one_run(count: int) -> list[float]:
-        times = []
-        with loopml.start_run():
-            for i in range(count):
-                value = metric_value(i)
-                t0 = time.perf_counter()
-                loopml.log_metric("loss", value, step=i)
+                ctx.api.log_metric("loss", value, step=i)
                 times.append(time.perf_counter() - t0)
         return times
 
@@ -280,31 +265,11 @@ def log_metric__loopml(ctx: Ctx, n: int, warmup: int) -> list[float]:
 # 2. log_batch: per-batch times of N_BATCHES client.log_batch calls of 1,000 metrics each.
 
 
-def log_batch__mlflow(ctx: Ctx, batches: int, warmup: int) -> list[float]:
-    from mlflow.entities import Metric
-
+def log_batch(ctx: Ctx, batches: int, warmup: int) -> list[float]:
     def one_run(count: int) -> list[float]:
         run_id = ctx.client.create_run(ctx.experiment_id).info.run_id
         base_ts = int(time.time() * 1000)
-        payloads = [[Metric(*p) for p in batch_points(b, base_ts)] for b in range(count)]
-        times = []
-        for metrics in payloads:
-            t0 = time.perf_counter()
-            ctx.client.log_batch(run_id, metrics=metrics)
-            times.append(time.perf_counter() - t0)
-        return times
-
-    one_run(warmup)
-    return one_run(batches)
-
-
-def log_batch__loopml(ctx: Ctx, batches: int, warmup: int) -> list[float]:
-    from loopml import Metric
-
-    def one_run(count: int) -> list[float]:
-        run_id = ctx.client.create_run(ctx.experiment_id).info.run_id
-        base_ts = int(time.time() * 1000)
-        payloads = [[Metric(*p) for p in batch_points(b, base_ts)] for b in range(count)]
+        payloads = [[ctx.metric(*p) for p in batch_points(b, base_ts)] for b in range(count)]
         times = []
         for metrics in payloads:
             t0 = time.perf_counter()
@@ -320,28 +285,10 @@ def log_batch__loopml(ctx: Ctx, batches: int, warmup: int) -> list[float]:
 #    after one untimed call.
 
 
-def metric_history__mlflow(ctx: Ctx, reps: int) -> list[float]:
-    from mlflow.entities import Metric
-
+def metric_history(ctx: Ctx, reps: int) -> list[float]:
     run_id = ctx.client.create_run(ctx.experiment_id).info.run_id
     for chunk in history_points(int(time.time() * 1000)):
-        ctx.client.log_batch(run_id, metrics=[Metric(*p) for p in chunk])
-    ctx.client.get_metric_history(run_id, "loss")
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        history = ctx.client.get_metric_history(run_id, "loss")
-        times.append(time.perf_counter() - t0)
-        assert len(history) == HISTORY_POINTS, len(history)
-    return times
-
-
-def metric_history__loopml(ctx: Ctx, reps: int) -> list[float]:
-    from loopml import Metric
-
-    run_id = ctx.client.create_run(ctx.experiment_id).info.run_id
-    for chunk in history_points(int(time.time() * 1000)):
-        ctx.client.log_batch(run_id, metrics=[Metric(*p) for p in chunk])
+        ctx.client.log_batch(run_id, metrics=[ctx.metric(*p) for p in chunk])
     ctx.client.get_metric_history(run_id, "loss")
     times = []
     for _ in range(reps):
@@ -355,33 +302,14 @@ def metric_history__loopml(ctx: Ctx, reps: int) -> list[float]:
 # 4. Run lifecycle with the fluent API: start_run, log_param, log_metric, end_run.
 
 
-def run_lifecycle__mlflow(ctx: Ctx, n: int, warmup: int) -> list[float]:
-    mlflow = ctx.api
+def run_lifecycle(ctx: Ctx, n: int, warmup: int) -> list[float]:
+    api = ctx.api
 
     def lifecycle(i: int) -> None:
-        mlflow.start_run()
-        mlflow.log_param("p", i)
-        mlflow.log_metric("m", i)
-        mlflow.end_run()
-
-    for i in range(warmup):
-        lifecycle(i)
-    times = []
-    for i in range(n):
-        t0 = time.perf_counter()
-        lifecycle(i)
-        times.append(time.perf_counter() - t0)
-    return times
-
-
-def run_lifecycle__loopml(ctx: Ctx, n: int, warmup: int) -> list[float]:
-    loopml = ctx.api
-
-    def lifecycle(i: int) -> None:
-        loopml.start_run()
-        loopml.log_param("p", i)
-        loopml.log_metric("m", i)
-        loopml.end_run()
+        api.start_run()
+        api.log_param("p", i)
+        api.log_metric("m", i)
+        api.end_run()
 
     for i in range(warmup):
         lifecycle(i)
@@ -417,8 +345,6 @@ def populate__mlflow(ctx: Ctx, name: str, rows: Sequence[SearchRow]) -> tuple[st
 
 
 def populate__loopml(ctx: Ctx, name: str, rows: Sequence[SearchRow]) -> tuple[str, float]:
-    from loopml import Metric
-
     client = ctx.client
     experiment_id = client.create_experiment(name)
     now = int(time.time() * 1000)
@@ -427,7 +353,7 @@ def populate__loopml(ctx: Ctx, name: str, rows: Sequence[SearchRow]) -> tuple[st
         run_id = client.create_run(experiment_id).info.run_id
         client.log_batch(
             run_id,
-            metrics=[Metric(k, v, now, 0) for k, v in row.metrics.items()],
+            metrics=[ctx.metric(k, v, now, 0) for k, v in row.metrics.items()],
             params=row.params,
             tags=row.tags,
         )
@@ -435,8 +361,8 @@ def populate__loopml(ctx: Ctx, name: str, rows: Sequence[SearchRow]) -> tuple[st
     return experiment_id, time.perf_counter() - t0
 
 
-def search__mlflow(ctx: Ctx, experiment_id: str, reps: int) -> tuple[list[float], list[float]]:
-    def search() -> Any:
+def search(ctx: Ctx, experiment_id: str, reps: int) -> tuple[list[float], list[float]]:
+    def one_search() -> Any:
         return ctx.client.search_runs(
             [experiment_id],
             filter_string=SEARCH_FILTER,
@@ -444,29 +370,11 @@ def search__mlflow(ctx: Ctx, experiment_id: str, reps: int) -> tuple[list[float]
             max_results=SEARCH_MAX_RESULTS,
         )
 
-    search()
+    one_search()
     times = []
     for _ in range(reps):
         t0 = time.perf_counter()
-        runs = search()
-        times.append(time.perf_counter() - t0)
-    return times, [r.data.metrics["auc"] for r in runs]
-
-
-def search__loopml(ctx: Ctx, experiment_id: str, reps: int) -> tuple[list[float], list[float]]:
-    def search() -> Any:
-        return ctx.client.search_runs(
-            [experiment_id],
-            filter_string=SEARCH_FILTER,
-            order_by=list(SEARCH_ORDER),
-            max_results=SEARCH_MAX_RESULTS,
-        )
-
-    search()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        runs = search()
+        runs = one_search()
         times.append(time.perf_counter() - t0)
     return times, [r.data.metrics["auc"] for r in runs]
 
@@ -482,23 +390,23 @@ SIDES: dict[str, dict[str, Callable[..., Any]]] = {
         "import": import__mlflow,
         "setup": setup__mlflow,
         "meta": meta__mlflow,
-        "log_metric": log_metric__mlflow,
-        "log_batch": log_batch__mlflow,
-        "metric_history": metric_history__mlflow,
-        "run_lifecycle": run_lifecycle__mlflow,
+        "log_metric": log_metric,
+        "log_batch": log_batch,
+        "metric_history": metric_history,
+        "run_lifecycle": run_lifecycle,
         "populate": populate__mlflow,
-        "search": search__mlflow,
+        "search": search,
     },
     "loopml": {
         "import": import__loopml,
         "setup": setup__loopml,
         "meta": meta__loopml,
-        "log_metric": log_metric__loopml,
-        "log_batch": log_batch__loopml,
-        "metric_history": metric_history__loopml,
-        "run_lifecycle": run_lifecycle__loopml,
+        "log_metric": log_metric,
+        "log_batch": log_batch,
+        "metric_history": metric_history,
+        "run_lifecycle": run_lifecycle,
         "populate": populate__loopml,
-        "search": search__loopml,
+        "search": search,
     },
 }
 

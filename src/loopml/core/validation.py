@@ -8,12 +8,14 @@ nothing.
 
 from __future__ import annotations
 
+import enum
 import functools
 import math
 import numbers
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from loopml.core.entities import DatasetInput, Metric, Param, RunTag
 from loopml.core.errors import InvalidInput, user_message, verbatim
@@ -26,6 +28,7 @@ __all__ = [
     "MAX_TAG_VALUE_LENGTH",
     "ValidBatch",
     "validate_batch",
+    "validate_choice",
     "validate_dataset_input",
     "validate_experiment_name",
     "validate_key",
@@ -49,6 +52,24 @@ MAX_BATCH = 100_000
 _INT64 = 2**63
 
 _KEY = re.compile(r"^[\w\-. /:]+$")
+
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+def validate_choice(what: str, choices: type[E], value: object) -> E:
+    """``value`` as a member of the enum ``choices``, or an InvalidInput listing them.
+
+    >>> from loopml.core.entities import ViewType
+    >>> validate_choice("view type", ViewType, "ALL")
+    <ViewType.ALL: 'ALL'>
+    """
+    try:
+        return choices(value)
+    except ValueError:
+        raise InvalidInput(
+            user_message(what, f"must be one of {', '.join(str(c.value) for c in choices)}", value)
+        ) from None
 
 
 @functools.lru_cache(maxsize=8192)

@@ -25,6 +25,7 @@ from loopml.core.ids import check_run_id, now_ms
 from loopml.core.settings import Settings, load_settings
 from loopml.core.validation import (
     validate_batch,
+    validate_choice,
     validate_experiment_name,
     validate_metric,
     validate_param,
@@ -58,16 +59,7 @@ def _artifact_path(*parts: str | None) -> str:
 
 
 def _view(view_type: ViewType | str) -> ViewType:
-    try:
-        return ViewType(view_type)
-    except ValueError:
-        raise InvalidInput(
-            user_message(
-                "view type",
-                f"must be one of {', '.join(v.value for v in ViewType)}",
-                view_type,
-            )
-        ) from None
+    return validate_choice("view type", ViewType, view_type)
 
 
 class Client:
@@ -187,7 +179,9 @@ class Client:
         self, run_id: str, status: RunStatus | str | None = None, name: str | None = None
     ) -> RunInfo:
         return self.stores.tracking.update_run(
-            run_id, status=_status(status) if status else None, run_name=name
+            run_id,
+            status=validate_choice("run status", RunStatus, status) if status else None,
+            run_name=name,
         )
 
     def set_terminated(
@@ -421,26 +415,13 @@ class Client:
         )
 
 
-def _status(status: RunStatus | str) -> RunStatus:
-    try:
-        return RunStatus(status)
-    except ValueError:
-        raise InvalidInput(
-            user_message(
-                "run status",
-                f"must be one of {', '.join(s.value for s in RunStatus)}",
-                status,
-            )
-        ) from None
+_TERMINAL = {s.value: s for s in RunStatus if s.is_terminal}
 
 
 def terminal_status(status: RunStatus | str) -> RunStatus:
     """``status`` as a RunStatus that ends a run, or a clear InvalidInput."""
-    try:
-        final = RunStatus(status)
-    except ValueError:
-        final = None
-    if final is None or not final.is_terminal:
+    final = _TERMINAL.get(str(getattr(status, "value", status)))
+    if final is None:
         raise InvalidInput(
             user_message(
                 "run status",
