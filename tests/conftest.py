@@ -1,15 +1,17 @@
 """Shared fixtures: seeded randomness, an isolated loopml home, and metadata backends.
 
 Backends: ``sqlite`` always; ``postgresql`` when ``LOOPML_TEST_POSTGRES_URL`` is set (``.ci/run``
-sets it), else skipped with that reason. Each PostgreSQL test gets a fresh schema of its own.
+sets it), else skipped with that reason. Each PostgreSQL test gets a fresh schema of its own, and
+each database ``make_database`` builds gets one more.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,7 @@ import sqlalchemy as sa
 from hypothesis import settings
 
 import loopml
+from loopml.store.sql import Database
 from loopml.store.stores import clear_store_cache
 
 # The machine is shared and noisy: no per-example deadlines. Under CI the examples are
@@ -31,6 +34,10 @@ settings.load_profile("loopml")
 
 POSTGRES_URL = os.environ.get("LOOPML_TEST_POSTGRES_URL", "")
 SKIP_NO_PG = "PostgreSQL tests need LOOPML_TEST_POSTGRES_URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)"
+
+BACKENDS = ("sqlite", "postgresql")
+#: ``backend`` values for ``pytest.mark.parametrize``: PostgreSQL marked ``postgres``.
+BACKEND_PARAMS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
 @pytest.fixture
@@ -72,28 +79,107 @@ def _pg_schema_url(base: str, schema: str) -> str:
     return url.set(query=query).render_as_string(hide_password=False)
 
 
+def _new_schema(admin: sa.Engine) -> str:
+    """Create a schema with a fresh name; its name."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    return schema
+
+
+def _drop_schemas(admin: sa.Engine, schemas: Iterable[str]) -> None:
+    """Drop ``schemas`` with all they hold, then dispose of ``admin``."""
+    with admin.begin() as conn:
+        for schema in schemas:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh schema, dropped after the test."""
     if not POSTGRES_URL:
         pytest.skip(SKIP_NO_PG)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(_pg_schema_url(POSTGRES_URL, "public"))
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    schema = _new_schema(admin)
     try:
         yield _pg_schema_url(POSTGRES_URL, schema)
     finally:
         clear_store_cache()
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        _drop_schemas(admin, [schema])
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKEND_PARAMS)
 def tracking_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh metadata store URL for each backend."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'meta' / 'loopml.db'}"
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+@pytest.fixture
+def make_database(backend: str, tmp_path: Path) -> Iterator[Callable[[], Database]]:
+    """A factory of fresh, empty, schema-ready databases on ``backend`` (a parameter of the test,
+    ``"sqlite"`` or ``"postgresql"``): a new SQLite file or PostgreSQL schema per call, all
+    disposed of and removed after the test."""
+    if backend == "postgresql" and not POSTGRES_URL:
+        pytest.skip(SKIP_NO_PG)
+    counter = itertools.count()
+    databases: list[Database] = []
+    schemas: list[str] = []
+    admin = (
+        sa.create_engine(_pg_schema_url(POSTGRES_URL, "public"))
+        if backend == "postgresql"
+        else None
+    )
+
+    def make() -> Database:
+        if admin is None:
+            uri = f"sqlite:///{tmp_path / f'store-{next(counter)}' / 'loopml.db'}"
+        else:
+            schemas.append(_new_schema(admin))
+            uri = _pg_schema_url(POSTGRES_URL, schemas[-1])
+        database = Database(uri)
+        databases.append(database)
+        database.ensure_schema()
+        return database
+
+    yield make
+    for database in databases:
+        database.dispose()
+    if admin is not None:
+        _drop_schemas(admin, schemas)
+
+
+def conformance_params(
+    check_names: Iterable[str], known_bugs: Mapping[tuple[str, str], str] | None = None
+) -> list[object]:
+    """``(backend, check_name)`` parameters running a conformance suite on every backend.
+
+    ``known_bugs`` maps ``(backend, check_name)`` to the loopml bug that check exposes: such a
+    check is a strict xfail whose reason names the bug, so it turns red the day the bug is fixed.
+    """
+    names = list(check_names)
+    params: list[object] = []
+    for backend in BACKENDS:
+        for name in names:
+            marks = [pytest.mark.postgres] if backend == "postgresql" else []
+            reason = (known_bugs or {}).get((backend, name))
+            if reason:
+                marks.append(pytest.mark.xfail(strict=True, raises=AssertionError, reason=reason))
+            params.append(pytest.param(backend, name, marks=marks, id=f"{backend}-{name}"))
+    return params
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Run the CLI in-process as a user would; returns (exit code, stdout, stderr)."""
+    from loopml.cli import main
+
+    try:
+        main(list(argv))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -10,18 +10,9 @@ from pathlib import Path
 import pytest
 
 import loopml
+from conftest import run_cli
 from loopml import Client
-from loopml.cli import main
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+from loopml.store.sql.schema import SCHEMA_REVISION
 
 
 @pytest.fixture
@@ -135,13 +126,13 @@ def test_db_upgrade_and_current(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     uri = f"sqlite:///{tmp_path / 'fresh.db'}"
     code, out, _ = run_cli(capsys, "--tracking-uri", uri, "db", "upgrade")
     assert code == 0
-    assert "from revision none to 0001" in " ".join(out.split())
+    assert f"from revision none to {SCHEMA_REVISION}" in " ".join(out.split())
     code, out, _ = run_cli(capsys, "--tracking-uri", uri, "db", "upgrade")
     assert code == 0
     assert "up to date" in out
     code, out, _ = run_cli(capsys, "--tracking-uri", uri, "db", "current")
     assert code == 0
-    assert "revision 0001" in out
+    assert f"revision {SCHEMA_REVISION}" in out
 
 
 def test_console_script_entry_point(tmp_path: Path) -> None:

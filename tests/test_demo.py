@@ -7,7 +7,8 @@ import io
 import pytest
 from rich.console import Console
 
-from loopml import Client, RunStatus
+import loopml
+from loopml import Client, ModelRegistry, RunStatus
 from loopml.demo import EXPERIMENT, load_flights, run_demo
 
 
@@ -40,10 +41,27 @@ def test_demo_tracks_baseline_and_candidates() -> None:
         assert run.info.parent_run_id == result.parent_run_id
         assert run.info.run_name == name
         assert run.data.metrics["roc_auc"] == pytest.approx(result.metrics[name]["roc_auc"])
-        assert [a.path for a in client.list_artifacts(run_id)] == ["evaluation.json"]
+        assert [a.path for a in client.list_artifacts(run_id)] == ["evaluation.json", "model"]
     children = client.search_runs(
         EXPERIMENT, f"attributes.parent_run_id = '{result.parent_run_id}'"
     )
     assert len(children) == 3
     assert result.tracking_uri in out.replace("\n", "")
     assert "loopml runs compare" in out
+    # every candidate was logged as a package that loads back without trust=True
+    _, valid, _ = load_flights(quick=True)
+    for run_id in result.runs.values():
+        loaded = loopml.load_model(f"runs:/{run_id}/model")
+        assert loaded.predict_proba(valid, allow_extra_columns=True).shape == (len(valid), 2)
+    # the best model is registered, promoted and loads back by alias with identical predictions
+    assert result.registered_version == result.champion_version == 1
+    assert "identical predictions" in out
+    version = ModelRegistry().get_version_by_alias("flight-delay", "champion")
+    assert (
+        version.run_id
+        == result.runs[max(result.metrics, key=lambda n: result.metrics[n]["roc_auc"])]
+    )
+    assert {d.split("@")[0] for d in version.lineage.dataset_ids} == {
+        "nycflights13-2013-01-02",
+        "nycflights13-2013-03",
+    }

@@ -14,6 +14,10 @@ EXPECTED = {
     "log_artifacts", "log_dict", "log_figure", "log_input", "log_metric", "log_metrics",
     "log_param", "log_params", "log_text", "set_experiment", "set_tag", "set_tags",
     "set_tracking_uri", "start_run",
+    # models and registry
+    "IntegrityError", "NotTrusted", "ModelVersion", "RegisteredModel", "LoadedModel",
+    "save_model", "Signature", "SignatureMismatch", "infer_signature", "ModelInfo",
+    "ModelRegistry", "load_model", "log_model", "register_model",
 }  # fmt: skip
 
 
@@ -39,6 +43,12 @@ def test_submodule_all_lists_resolve() -> None:
         "loopml.store.sql",
         "loopml.store.stores",
         "loopml.tracking",
+        "loopml.core.registry",
+        "loopml.core.model_uri",
+        "loopml.models.flavors",
+        "loopml.models.package",
+        "loopml.models.conformance",
+        "loopml.registry",
     ):
         mod = importlib.import_module(module)
         for name in mod.__all__:

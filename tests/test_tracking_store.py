@@ -8,9 +8,7 @@ stays visible and the xfail turns red the day the bug is fixed.
 
 from __future__ import annotations
 
-import itertools
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,7 +19,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 import loopml
-from conftest import POSTGRES_URL, SKIP_NO_PG, _pg_schema_url
+from conftest import BACKEND_PARAMS, conformance_params
 from loopml.core.entities import Metric
 from loopml.core.errors import Conflict, InvalidInput, SchemaOutdated, StoreError
 from loopml.core.settings import Settings
@@ -34,8 +32,6 @@ from loopml.store.tracking import TrackingStore
 
 StoreFactory = Callable[[], TrackingStore]
 
-BACKENDS = ("sqlite", "postgresql")
-
 
 def _never() -> TrackingStore:
     raise AssertionError("check_tracking_store must not build a store while yielding checks")
@@ -47,54 +43,12 @@ CHECK_NAMES = [name for name, _ in check_tracking_store(_never)]
 KNOWN_BUGS: dict[tuple[str, str], str] = {}
 
 
-def _conformance_params() -> Iterator[object]:
-    for backend in BACKENDS:
-        for name in CHECK_NAMES:
-            marks: list[pytest.MarkDecorator] = []
-            if backend == "postgresql":
-                marks.append(pytest.mark.postgres)
-            reason = KNOWN_BUGS.get((backend, name))
-            if reason:
-                marks.append(pytest.mark.xfail(strict=True, raises=AssertionError, reason=reason))
-            yield pytest.param(backend, name, marks=marks, id=f"{backend}-{name}")
-
-
 @pytest.fixture
-def make_store(backend: str, tmp_path: Path) -> Iterator[StoreFactory]:
-    """A factory of fresh, empty, schema-ready stores on ``backend``; all removed afterwards."""
-    if backend == "postgresql" and not POSTGRES_URL:
-        pytest.skip(SKIP_NO_PG)
-    counter = itertools.count()
-    databases: list[Database] = []
-    schemas: list[str] = []
-    admin = sa.create_engine(_pg_schema_url(POSTGRES_URL, "public")) if POSTGRES_URL else None
-
-    def make() -> TrackingStore:
-        if backend == "sqlite":
-            uri = f"sqlite:///{tmp_path / f'store-{next(counter)}' / 'loopml.db'}"
-        else:
-            assert admin is not None
-            schema = f"t_{uuid.uuid4().hex[:12]}"
-            with admin.begin() as conn:
-                conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-            schemas.append(schema)
-            uri = _pg_schema_url(POSTGRES_URL, schema)
-        database = Database(uri)
-        databases.append(database)
-        database.ensure_schema()
-        return SqlTrackingStore(database)
-
-    yield make
-    for database in databases:
-        database.dispose()
-    if admin is not None:
-        with admin.begin() as conn:
-            for schema in schemas:
-                conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+def make_store(make_database: Callable[[], Database]) -> StoreFactory:
+    return lambda: SqlTrackingStore(make_database())
 
 
-@pytest.mark.parametrize(("backend", "check_name"), list(_conformance_params()))
+@pytest.mark.parametrize(("backend", "check_name"), conformance_params(CHECK_NAMES, KNOWN_BUGS))
 def test_tracking_store_conformance(make_store: StoreFactory, check_name: str) -> None:
     dict(check_tracking_store(make_store))[check_name]()
 
@@ -158,18 +112,15 @@ class _IgnoresPageToken(SqlTrackingStore):
         (_IgnoresPageToken, "search_pagination", "does not end|repeated runs"),
     ],
 )
+@pytest.mark.parametrize("backend", ["sqlite"])
 def test_conformance_checks_fail_on_broken_stores(
-    tmp_path: Path, broken: type[SqlTrackingStore], check_name: str, match: str
+    make_database: Callable[[], Database],
+    broken: type[SqlTrackingStore],
+    check_name: str,
+    match: str,
 ) -> None:
-    counter = itertools.count()
-
-    def make() -> TrackingStore:
-        database = Database(f"sqlite:///{tmp_path / f'broken-{next(counter)}.db'}")
-        database.ensure_schema()
-        return broken(database)
-
     with pytest.raises(AssertionError, match=match):
-        dict(check_tracking_store(make))[check_name]()
+        dict(check_tracking_store(lambda: broken(make_database())))[check_name]()
 
 
 # ---- schema: migrations, revision, outdated databases ----------------------------------------
@@ -246,16 +197,7 @@ def test_newer_schema_suggests_a_newer_loopml(tracking_uri: str) -> None:
         Database(tracking_uri).ensure_schema()
 
 
-@pytest.mark.parametrize(
-    "backend",
-    [
-        "sqlite",
-        pytest.param(
-            "postgresql",
-            marks=[pytest.mark.postgres],
-        ),
-    ],
-)
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
 def test_tables_without_a_version_row_are_a_store_error(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:

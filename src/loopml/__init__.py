@@ -9,6 +9,11 @@ conventions::
     with loopml.start_run(run_name="gbm"):
         loopml.log_params({"max_depth": 6})
         loopml.log_metric("auc", 0.81)
+        info = loopml.log_model(model, "model", input_example=X.head(),
+                                registered_model_name="flight-delay")
+
+    loopml.ModelRegistry().set_alias("flight-delay", "champion", info.registered_version.version)
+    loopml.load_model("models:/flight-delay@champion").predict(X)
 """
 
 from loopml._version import __version__
@@ -28,12 +33,25 @@ from loopml.core.entities import (
 )
 from loopml.core.errors import (
     Conflict,
+    IntegrityError,
     InvalidInput,
     LoopmlError,
     MissingDependency,
     NotFound,
+    NotTrusted,
     SchemaOutdated,
     StoreError,
+)
+from loopml.core.registry import ModelVersion, RegisteredModel
+from loopml.models.loaded import LoadedModel
+from loopml.models.package import save_model
+from loopml.models.signature import Signature, SignatureMismatch, infer_signature
+from loopml.registry import (
+    ModelInfo,
+    ModelRegistry,
+    load_model,
+    log_model,
+    register_model,
 )
 from loopml.tracking import (
     ActiveRun,
@@ -65,25 +83,36 @@ __all__ = [
     "Conflict",
     "DatasetInput",
     "Experiment",
+    "IntegrityError",
     "InvalidInput",
+    "LoadedModel",
     "LoopmlError",
     "Metric",
     "MissingDependency",
+    "ModelInfo",
+    "ModelRegistry",
+    "ModelVersion",
     "NotFound",
+    "NotTrusted",
     "Page",
     "Param",
+    "RegisteredModel",
     "Run",
     "RunData",
     "RunInfo",
     "RunStatus",
     "RunTag",
     "SchemaOutdated",
+    "Signature",
+    "SignatureMismatch",
     "StoreError",
     "ViewType",
     "__version__",
     "active_run",
     "end_run",
     "get_tracking_uri",
+    "infer_signature",
+    "load_model",
     "log_artifact",
     "log_artifacts",
     "log_dict",
@@ -91,9 +120,12 @@ __all__ = [
     "log_input",
     "log_metric",
     "log_metrics",
+    "log_model",
     "log_param",
     "log_params",
     "log_text",
+    "register_model",
+    "save_model",
     "set_experiment",
     "set_tag",
     "set_tags",

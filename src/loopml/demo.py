@@ -7,8 +7,11 @@ validate on March (train on the past, validate on the future). Cancelled and div
 no arrival delay and are left out (the count is logged as ``rows_without_label``).
 
 A baseline (class prior) and two candidates (logistic regression, gradient boosting) each get a
-nested run under one parent run, with params, metrics, the datasets used and a metrics artifact.
-Later issues grow this into the whole loop (registry, serving, monitoring, experiments).
+nested run under one parent run, with params, metrics, the datasets used, a metrics artifact and
+the model as a package (skops, with its signature). The best candidate is registered as the next
+version of ``flight-delay`` and becomes ``champion`` if it is at least as good as the current
+champion; the champion is then loaded back by alias and checked to predict exactly as trained.
+Later issues grow this into the whole loop (serving, monitoring, experiments).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from loopml.core.errors import NotFound
+from loopml.registry import ModelRegistry, log_model
 from loopml.tracking import fluent
 from loopml.tracking.client import Client
 
@@ -30,6 +35,7 @@ TARGET = "delayed"
 CATEGORICAL = ["carrier", "origin", "dest"]
 NUMERIC = ["month", "day_of_week", "sched_dep_hour", "sched_arr_hour", "distance"]
 EXPERIMENT = "nycflights13-arrival-delay"
+MODEL_NAME = "flight-delay"
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,8 @@ class DemoResult:
     metrics: dict[str, dict[str, float]]
     tracking_uri: str
     artifact_uri: str
+    registered_version: int
+    champion_version: int
 
 
 def load_flights(quick: bool = False) -> tuple[Any, Any, int]:
@@ -166,6 +174,7 @@ def run_demo(
     fluent.set_experiment(EXPERIMENT)
     runs: dict[str, str] = {}
     results: dict[str, dict[str, float]] = {}
+    models: dict[str, Any] = {}
     with fluent.start_run(run_name="demo", tags={"loopml.demo": "true"}) as parent:
         fluent.log_params(
             {
@@ -205,6 +214,13 @@ def run_demo(
                 fluent.log_dict(
                     {"model": name, "params": params, "metrics": metrics}, "evaluation.json"
                 )
+                log_model(
+                    model,
+                    "model",
+                    signature=train[CATEGORICAL + NUMERIC],
+                    input_example=valid[CATEGORICAL + NUMERIC].head(5),
+                )
+                models[name] = model
                 runs[name] = child.run_id
                 results[name] = metrics
             console.print(
@@ -216,6 +232,17 @@ def run_demo(
     console.print(_comparison(results))
     gain = results[best]["roc_auc"] - results["baseline-prior"]["roc_auc"]
     console.print(f"\nBest by ROC AUC: [bold]{best}[/] (+{gain:.4f} over the baseline).")
+    registered, champion = _register_and_promote(
+        console, client, runs[best], results[best]["roc_auc"]
+    )
+    loaded = ModelRegistry(client=client).load_model(f"models:/{MODEL_NAME}@champion")
+    if champion == registered:
+        features = valid[CATEGORICAL + NUMERIC]
+        same = (loaded.predict_proba(features) == models[best].predict_proba(features)).all()
+        console.print(
+            f"Loaded models:/{MODEL_NAME}@champion back (hashes checked): "
+            + ("identical predictions." if same else "[red]predictions differ![/]")
+        )
     console.print(f"Metadata:  {client.tracking_uri}")
     console.print(f"Artifacts: {client.artifact_uri}")
     console.print("Next:")
@@ -223,7 +250,49 @@ def run_demo(
     console.print(
         f"  loopml runs compare {' '.join(runs.values())}", highlight=False, soft_wrap=True
     )
-    return DemoResult(parent.run_id, runs, results, client.tracking_uri, client.artifact_uri)
+    console.print(f"  loopml models show {MODEL_NAME} champion", highlight=False)
+    console.print(f"  loopml models card {MODEL_NAME} champion", highlight=False)
+    return DemoResult(
+        parent.run_id,
+        runs,
+        results,
+        client.tracking_uri,
+        client.artifact_uri,
+        registered,
+        champion,
+    )
+
+
+def _register_and_promote(
+    console: Console, client: Client, run_id: str, roc_auc: float
+) -> tuple[int, int]:
+    """Register the best model; make it champion unless the current champion is better."""
+    registry = ModelRegistry(client=client)
+    version = registry.register_model(
+        f"runs:/{run_id}/model",
+        MODEL_NAME,
+        description=f"Best of the demo by validation ROC AUC ({roc_auc:.4f}).",
+        replaces="champion",
+    )
+    try:
+        current = registry.get_version_by_alias(MODEL_NAME, "champion")
+    except NotFound:
+        current = None
+    current_auc = None
+    if current is not None and current.run_id:
+        current_auc = client.get_run(current.run_id).data.metrics.get("roc_auc")
+    if current is None or current_auc is None or roc_auc >= current_auc:
+        registry.set_alias(MODEL_NAME, "champion", version.version)
+        console.print(
+            f"Registered {MODEL_NAME} version {version.version} and made it [bold]champion[/]."
+        )
+        return version.version, version.version
+    console.print(
+        f"Registered {MODEL_NAME} version {version.version}; the champion stays version "
+        f"{current.version if current else '-'} (ROC AUC {current_auc:.4f} ≥ {roc_auc:.4f})."
+    )
+    assert current is not None
+    return version.version, current.version
 
 
 def _comparison(results: dict[str, dict[str, float]]) -> Table:

@@ -8,6 +8,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from loopml.cli.models import models_app
 from loopml.cli.render import compare_table, experiments_table, format_ms, format_value, runs_table
 from loopml.cli.state import STATE, console
 from loopml.core.entities import ViewType
@@ -307,4 +308,5 @@ def register(app: typer.Typer) -> None:
     app.add_typer(experiments_app, name="experiments")
     app.add_typer(runs_app, name="runs")
     app.add_typer(db_app, name="db")
+    app.add_typer(models_app, name="models")
     app.command("gc")(gc)

@@ -9,6 +9,9 @@ kind* of failure it is, which is all an edge (CLI, HTTP) needs to pick an exit c
   a name already taken, an object in the wrong state). HTTP 409.
 - :class:`StoreError`: the persistence layer failed (database unreachable, schema outdated).
 - :class:`MissingDependency`: an optional extra is not installed; the message names the extra.
+- :class:`IntegrityError`: stored bytes no longer match the digest recorded for them (a tampered
+  or damaged model package or blob).
+- :class:`NotTrusted`: loading would run code the caller has not vouched for (``trust=True``).
 
 Messages follow one shape, built by :func:`user_message`: name the object, state the rule, show
 the value, suggest the fix.
@@ -18,10 +21,12 @@ from __future__ import annotations
 
 __all__ = [
     "Conflict",
+    "IntegrityError",
     "InvalidInput",
     "LoopmlError",
     "MissingDependency",
     "NotFound",
+    "NotTrusted",
     "SchemaOutdated",
     "StoreError",
     "user_message",
@@ -99,3 +104,15 @@ class MissingDependency(LoopmlError, ImportError):
     """An optional dependency is needed; the message names the extra that installs it."""
 
     code = "MISSING_DEPENDENCY"
+
+
+class IntegrityError(LoopmlError):
+    """Bytes read back do not match the sha256 recorded for them: refuse rather than use them."""
+
+    code = "INTEGRITY_ERROR"
+
+
+class NotTrusted(LoopmlError, PermissionError):
+    """Loading needs code execution (pickle, custom types) and the caller did not pass trust."""
+
+    code = "PERMISSION_DENIED"

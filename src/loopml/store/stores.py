@@ -15,14 +15,21 @@ from pathlib import Path
 from loopml.core.errors import InvalidInput, user_message
 from loopml.core.settings import Settings, load_settings, mask_url
 from loopml.store.artifacts import ArtifactStore, open_artifact_store
-from loopml.store.sql import SUPPORTED_SCHEMES, Database, SqlArtifactIndex, SqlTrackingStore
+from loopml.store.sql import (
+    SUPPORTED_SCHEMES,
+    Database,
+    SqlArtifactIndex,
+    SqlRegistryStore,
+    SqlTrackingStore,
+)
 
 __all__ = ["Stores", "clear_store_cache", "open_stores", "resolve_tracking_uri"]
 
 
 @dataclass(frozen=True)
 class Stores:
-    """The metadata store (tracking + artifact index) and the blob store of one location."""
+    """The metadata store (tracking, artifact index, model registry) and the blob store of one
+    location."""
 
     tracking_uri: str
     artifact_uri: str
@@ -30,6 +37,7 @@ class Stores:
     tracking: SqlTrackingStore
     artifact_index: SqlArtifactIndex
     blobs: ArtifactStore
+    registry: SqlRegistryStore
 
 
 _CACHE: dict[tuple[str, str], Stores] = {}
@@ -92,6 +100,7 @@ def open_stores(tracking_uri: str | None = None, settings: Settings | None = Non
             tracking=SqlTrackingStore(database),
             artifact_index=SqlArtifactIndex(database),
             blobs=open_artifact_store(artifact_url),
+            registry=SqlRegistryStore(database),
         )
         _CACHE[key] = stores
         return stores

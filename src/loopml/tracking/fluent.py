@@ -26,6 +26,7 @@ __all__ = [
     "ActiveRun",
     "active_run",
     "end_run",
+    "get_client",
     "get_tracking_uri",
     "log_artifact",
     "log_artifacts",
@@ -90,6 +91,11 @@ def _get_client() -> Client:
         if _client is None:
             _client = Client(_tracking_uri)
         return _client
+
+
+def get_client() -> Client:
+    """The :class:`Client` the fluent API uses (it follows :func:`set_tracking_uri`)."""
+    return _get_client()
 
 
 def set_experiment(name: str | None = None, experiment_id: str | None = None) -> Experiment:

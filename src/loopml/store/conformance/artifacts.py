@@ -21,10 +21,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, NoReturn
+from typing import Any, BinaryIO
 
 from loopml.core.errors import InvalidInput, NotFound
 from loopml.store.artifacts import ArtifactStore, BlobRef
+from loopml.store.conformance._support import expect, expect_raises, run_threads
 
 __all__ = ["check_artifact_store"]
 
@@ -52,25 +53,6 @@ _MALFORMED: tuple[object, ...] = (
     123,
     b"a" * 64,
 )
-
-
-def _fail(message: str) -> NoReturn:
-    raise AssertionError(message)
-
-
-def _expect(condition: bool, message: str) -> None:
-    if not condition:
-        _fail(message)
-
-
-def _expect_raises(error: type[Exception], action: Callable[[], object], what: str) -> None:
-    try:
-        result = action()
-    except error:
-        return
-    except Exception as exc:
-        _fail(f"{what} should raise {error.__name__}; raised {type(exc).__name__}: {exc}")
-    _fail(f"{what} should raise {error.__name__}; returned {result!r}")
 
 
 def _payload(size: int, seed: int = _SEED) -> bytes:
@@ -112,13 +94,13 @@ def _check_round_trip_bytes(make_store: StoreFactory) -> None:
     store = make_store()
     data = b"loopml \x00\xff artifact"
     ref = store.put_bytes(data)
-    _expect(isinstance(ref, BlobRef), f"put_bytes should return a BlobRef; got {ref!r}")
-    _expect(ref.size == len(data), f"BlobRef.size should be {len(data)}; got {ref.size}")
-    _expect(store.get_bytes(ref.digest) == data, "get_bytes did not return the bytes put")
+    expect(isinstance(ref, BlobRef), f"put_bytes should return a BlobRef; got {ref!r}")
+    expect(ref.size == len(data), f"BlobRef.size should be {len(data)}; got {ref.size}")
+    expect(store.get_bytes(ref.digest) == data, "get_bytes did not return the bytes put")
     with store.open(ref.digest) as stream:
-        _expect(stream.read() == data, "open(...).read() did not return the bytes put")
-    _expect(store.exists(ref.digest), "exists should be True after put_bytes")
-    _expect(store.size(ref.digest) == len(data), f"size should be {len(data)}")
+        expect(stream.read() == data, "open(...).read() did not return the bytes put")
+    expect(store.exists(ref.digest), "exists should be True after put_bytes")
+    expect(store.size(ref.digest) == len(data), f"size should be {len(data)}")
 
 
 def _check_round_trip_large_file(make_store: StoreFactory) -> None:
@@ -130,13 +112,13 @@ def _check_round_trip_large_file(make_store: StoreFactory) -> None:
         path.write_bytes(data)
         ref = store.put_file(path)
         again = store.put_file(str(path))
-    _expect(ref == again, f"put_file of a Path and a str should agree; got {ref} and {again}")
-    _expect(ref.size == len(data), f"BlobRef.size should be {len(data)}; got {ref.size}")
-    _expect(ref.digest == hashlib.sha256(data).hexdigest(), "put_file digest is not the SHA-256")
+    expect(ref == again, f"put_file of a Path and a str should agree; got {ref} and {again}")
+    expect(ref.size == len(data), f"BlobRef.size should be {len(data)}; got {ref.size}")
+    expect(ref.digest == hashlib.sha256(data).hexdigest(), "put_file digest is not the SHA-256")
     with store.open(ref.digest) as stream:
         read = _read_in_pieces(stream)
-    _expect(read == data, f"reading back {len(data)} bytes in pieces gave {len(read)} other bytes")
-    _expect(store.size(ref.digest) == len(data), f"size should be {len(data)}")
+    expect(read == data, f"reading back {len(data)} bytes in pieces gave {len(read)} other bytes")
+    expect(store.size(ref.digest) == len(data), f"size should be {len(data)}")
 
 
 def _check_round_trip_stream(make_store: StoreFactory) -> None:
@@ -145,9 +127,9 @@ def _check_round_trip_stream(make_store: StoreFactory) -> None:
     data = _payload(_LARGE_SIZE, seed=_SEED + 1)
     stream = io.BytesIO(data)
     ref = store.put_stream(stream)
-    _expect(not stream.closed, "put_stream should not close the caller's stream")
-    _expect(ref == BlobRef(hashlib.sha256(data).hexdigest(), len(data)), f"wrong ref {ref}")
-    _expect(store.get_bytes(ref.digest) == data, "get_bytes after put_stream differs")
+    expect(not stream.closed, "put_stream should not close the caller's stream")
+    expect(ref == BlobRef(hashlib.sha256(data).hexdigest(), len(data)), f"wrong ref {ref}")
+    expect(store.get_bytes(ref.digest) == data, "get_bytes after put_stream differs")
 
 
 def _check_digest_is_sha256(make_store: StoreFactory) -> None:
@@ -162,7 +144,7 @@ def _check_digest_is_sha256(make_store: StoreFactory) -> None:
             path.write_bytes(data)
             by_file = store.put_file(path)
         for how, ref in (("put_bytes", by_bytes), ("put_stream", by_stream), ("put_file", by_file)):
-            _expect(ref == expected, f"{how} of {len(data)} bytes gave {ref}; expected {expected}")
+            expect(ref == expected, f"{how} of {len(data)} bytes gave {ref}; expected {expected}")
 
 
 def _check_deduplicates(make_store: StoreFactory) -> None:
@@ -172,34 +154,34 @@ def _check_deduplicates(make_store: StoreFactory) -> None:
     first = store.put_bytes(data)
     second = store.put_bytes(data)
     third = store.put_stream(io.BytesIO(data))
-    _expect(first == second == third, f"same content gave refs {first}, {second}, {third}")
+    expect(first == second == third, f"same content gave refs {first}, {second}, {third}")
     listed = _listed(store)
-    _expect(listed == [first.digest], f"iter_digests should list the blob once; got {listed}")
-    _expect(store.get_bytes(first.digest) == data, "content changed after a duplicate put")
+    expect(listed == [first.digest], f"iter_digests should list the blob once; got {listed}")
+    expect(store.get_bytes(first.digest) == data, "content changed after a duplicate put")
 
 
 def _check_empty_blob(make_store: StoreFactory) -> None:
     """The empty blob is a blob like any other."""
     store = make_store()
     ref = store.put_bytes(b"")
-    _expect(ref == BlobRef(hashlib.sha256(b"").hexdigest(), 0), f"wrong ref for b'': {ref}")
-    _expect(store.exists(ref.digest), "the empty blob should exist once put")
-    _expect(store.get_bytes(ref.digest) == b"", "get_bytes of the empty blob should be b''")
+    expect(ref == BlobRef(hashlib.sha256(b"").hexdigest(), 0), f"wrong ref for b'': {ref}")
+    expect(store.exists(ref.digest), "the empty blob should exist once put")
+    expect(store.get_bytes(ref.digest) == b"", "get_bytes of the empty blob should be b''")
     with store.open(ref.digest) as stream:
-        _expect(stream.read() == b"", "open(...).read() of the empty blob should be b''")
-    _expect(store.size(ref.digest) == 0, "size of the empty blob should be 0")
-    _expect(_listed(store) == [ref.digest], "iter_digests should list the empty blob")
+        expect(stream.read() == b"", "open(...).read() of the empty blob should be b''")
+    expect(store.size(ref.digest) == 0, "size of the empty blob should be 0")
+    expect(_listed(store) == [ref.digest], "iter_digests should list the empty blob")
 
 
 def _check_missing_digest(make_store: StoreFactory) -> None:
     """A well-formed digest that was never put: NotFound from reads, False from exists/delete."""
     store = make_store()
     store.put_bytes(b"something else")
-    _expect_raises(NotFound, lambda: store.get_bytes(_ABSENT), "get_bytes(missing)")
-    _expect_raises(NotFound, lambda: store.open(_ABSENT), "open(missing)")
-    _expect_raises(NotFound, lambda: store.size(_ABSENT), "size(missing)")
-    _expect(store.exists(_ABSENT) is False, "exists(missing) should be False")
-    _expect(store.delete(_ABSENT) is False, "delete(missing) should return False")
+    expect_raises(NotFound, lambda: store.get_bytes(_ABSENT), "get_bytes(missing)")
+    expect_raises(NotFound, lambda: store.open(_ABSENT), "open(missing)")
+    expect_raises(NotFound, lambda: store.size(_ABSENT), "size(missing)")
+    expect(store.exists(_ABSENT) is False, "exists(missing) should be False")
+    expect(store.delete(_ABSENT) is False, "delete(missing) should return False")
 
 
 def _check_malformed_digest(make_store: StoreFactory) -> None:
@@ -211,8 +193,8 @@ def _check_malformed_digest(make_store: StoreFactory) -> None:
     for bad in _MALFORMED:
         for method in methods:
             call = functools.partial(getattr(untyped, method), bad)
-            _expect_raises(InvalidInput, call, f"{method}({bad!r})")
-    _expect(store.get_bytes(ref.digest) == b"keep me", "a rejected call changed a stored blob")
+            expect_raises(InvalidInput, call, f"{method}({bad!r})")
+    expect(store.get_bytes(ref.digest) == b"keep me", "a rejected call changed a stored blob")
 
 
 def _check_delete(make_store: StoreFactory) -> None:
@@ -220,29 +202,29 @@ def _check_delete(make_store: StoreFactory) -> None:
     store = make_store()
     gone = store.put_bytes(b"to delete")
     kept = store.put_bytes(b"to keep")
-    _expect(store.delete(gone.digest) is True, "delete of a stored blob should return True")
-    _expect(store.exists(gone.digest) is False, "exists should be False after delete")
-    _expect_raises(NotFound, lambda: store.get_bytes(gone.digest), "get_bytes(deleted)")
-    _expect(store.delete(gone.digest) is False, "a second delete should return False")
-    _expect(store.get_bytes(kept.digest) == b"to keep", "delete touched another blob")
-    _expect(_listed(store) == [kept.digest], f"iter_digests after delete: {_listed(store)}")
+    expect(store.delete(gone.digest) is True, "delete of a stored blob should return True")
+    expect(store.exists(gone.digest) is False, "exists should be False after delete")
+    expect_raises(NotFound, lambda: store.get_bytes(gone.digest), "get_bytes(deleted)")
+    expect(store.delete(gone.digest) is False, "a second delete should return False")
+    expect(store.get_bytes(kept.digest) == b"to keep", "delete touched another blob")
+    expect(_listed(store) == [kept.digest], f"iter_digests after delete: {_listed(store)}")
     again = store.put_bytes(b"to delete")
-    _expect(again == gone and store.exists(gone.digest), "a deleted blob can be put again")
+    expect(again == gone and store.exists(gone.digest), "a deleted blob can be put again")
 
 
 def _check_iter_digests_exact(make_store: StoreFactory) -> None:
     """iter_digests lists exactly the stored blobs, each once, and nothing for failed puts."""
     store = make_store()
-    _expect(_listed(store) == [], f"a fresh store should list nothing; got {_listed(store)}")
+    expect(_listed(store) == [], f"a fresh store should list nothing; got {_listed(store)}")
     refs = {store.put_bytes(f"blob {i}".encode()).digest for i in range(5)}
     with tempfile.TemporaryDirectory() as tmp:
         missing = Path(tmp) / "does-not-exist.bin"
-        _expect_raises(NotFound, lambda: store.put_file(missing), "put_file(missing path)")
+        expect_raises(NotFound, lambda: store.put_file(missing), "put_file(missing path)")
     failing = _FailingStream(b"x" * 1000, good_reads=3)
-    _expect_raises(_SimulatedCrashError, lambda: store.put_stream(failing), "put_stream(failing)")
+    expect_raises(_SimulatedCrashError, lambda: store.put_stream(failing), "put_stream(failing)")
     listed = _listed(store)
-    _expect(len(listed) == len(set(listed)), f"iter_digests repeated a digest: {listed}")
-    _expect(set(listed) == refs, f"iter_digests should list {sorted(refs)}; got {listed}")
+    expect(len(listed) == len(set(listed)), f"iter_digests repeated a digest: {listed}")
+    expect(set(listed) == refs, f"iter_digests should list {sorted(refs)}; got {listed}")
 
 
 def _check_interrupted_put_leaves_nothing(make_store: StoreFactory) -> None:
@@ -251,12 +233,12 @@ def _check_interrupted_put_leaves_nothing(make_store: StoreFactory) -> None:
     chunk = _payload(300_000)
     whole = chunk * 3
     failing = _FailingStream(chunk, good_reads=3)
-    _expect_raises(_SimulatedCrashError, lambda: store.put_stream(failing), "put_stream(failing)")
+    expect_raises(_SimulatedCrashError, lambda: store.put_stream(failing), "put_stream(failing)")
     digest = hashlib.sha256(whole).hexdigest()
-    _expect(not store.exists(digest), "an interrupted put left its content as a blob")
-    _expect(_listed(store) == [], f"an interrupted put left {_listed(store)}")
+    expect(not store.exists(digest), "an interrupted put left its content as a blob")
+    expect(_listed(store) == [], f"an interrupted put left {_listed(store)}")
     ref = store.put_stream(io.BytesIO(whole))
-    _expect(store.get_bytes(ref.digest) == whole, "a put after an interrupted one is wrong")
+    expect(store.get_bytes(ref.digest) == whole, "a put after an interrupted one is wrong")
 
 
 def _check_independent_readers(make_store: StoreFactory) -> None:
@@ -267,41 +249,30 @@ def _check_independent_readers(make_store: StoreFactory) -> None:
         head = first.read(4)
         whole = second.read()
         tail = first.read()
-    _expect((head, tail) == (b"0123", b"456789"), f"first reader read {head!r} then {tail!r}")
-    _expect(whole == b"0123456789", f"second reader read {whole!r}")
+    expect((head, tail) == (b"0123", b"456789"), f"first reader read {head!r} then {tail!r}")
+    expect(whole == b"0123456789", f"second reader read {whole!r}")
 
 
 def _check_concurrent_puts(make_store: StoreFactory) -> None:
     """Threads putting the same content at once all succeed and leave exactly one blob."""
     store = make_store()
     data = _payload(200_000)
-    barrier = threading.Barrier(_THREADS)
     refs: list[BlobRef] = []
-    errors: list[BaseException] = []
     lock = threading.Lock()
 
     def put(index: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            # Mix the put that hashes first with the one that always writes a temp file.
-            ref = store.put_stream(io.BytesIO(data)) if index % 2 else store.put_bytes(data)
-            with lock:
-                refs.append(ref)
-        except BaseException as exc:
-            with lock:
-                errors.append(exc)
+        # Mix the put that hashes first with the one that always writes a temp file.
+        ref = store.put_stream(io.BytesIO(data)) if index % 2 else store.put_bytes(data)
+        with lock:
+            refs.append(ref)
 
-    threads = [threading.Thread(target=put, args=(i,)) for i in range(_THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    _expect(not errors, f"concurrent puts failed: {errors!r}")
-    _expect(len(refs) == _THREADS, f"only {len(refs)} of {_THREADS} concurrent puts returned")
-    _expect(len(set(refs)) == 1, f"concurrent puts of one content gave refs {set(refs)}")
+    errors = run_threads(put, _THREADS)
+    expect(not errors, f"concurrent puts failed: {errors!r}")
+    expect(len(refs) == _THREADS, f"only {len(refs)} of {_THREADS} concurrent puts returned")
+    expect(len(set(refs)) == 1, f"concurrent puts of one content gave refs {set(refs)}")
     listed = _listed(store)
-    _expect(listed == [refs[0].digest], f"iter_digests after concurrent puts: {listed}")
-    _expect(store.get_bytes(refs[0].digest) == data, "concurrent puts corrupted the blob")
+    expect(listed == [refs[0].digest], f"iter_digests after concurrent puts: {listed}")
+    expect(store.get_bytes(refs[0].digest) == data, "concurrent puts corrupted the blob")
 
 
 def _check_modified_time(make_store: StoreFactory) -> None:
@@ -313,18 +284,18 @@ def _check_modified_time(make_store: StoreFactory) -> None:
     first = store.modified(ref.digest)
     after = time.time()
     if first is not None:
-        _expect(before - 5 <= first <= after + 5, f"modified() {first} not in [{before}, {after}]")
+        expect(before - 5 <= first <= after + 5, f"modified() {first} not in [{before}, {after}]")
         store.put_bytes(b"timed")  # a deduplicated put may freshen, never make it older
         again = store.modified(ref.digest)
-        _expect(again is not None and again >= first, f"modified() went from {first} to {again}")
-    _expect_raises(NotFound, lambda: store.modified(_ABSENT), "modified(missing)")
+        expect(again is not None and again >= first, f"modified() went from {first} to {again}")
+    expect_raises(NotFound, lambda: store.modified(_ABSENT), "modified(missing)")
 
 
 def _check_protocol_surface(make_store: StoreFactory) -> None:
     """The store has every method of ArtifactStore and a string uri."""
     store = make_store()
-    _expect(isinstance(store, ArtifactStore), f"{store!r} lacks ArtifactStore methods")
-    _expect(isinstance(store.uri, str) and bool(store.uri), f"uri should be a str: {store.uri!r}")
+    expect(isinstance(store, ArtifactStore), f"{store!r} lacks ArtifactStore methods")
+    expect(isinstance(store.uri, str) and bool(store.uri), f"uri should be a str: {store.uri!r}")
 
 
 _CHECKS: tuple[Callable[[StoreFactory], None], ...] = (

@@ -24,7 +24,6 @@ import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import NoReturn
 
 from loopml.core.entities import (
     DatasetInput,
@@ -48,6 +47,15 @@ from loopml.core.validation import (
     validate_metric,
     validate_tag,
 )
+from loopml.store.conformance._support import (
+    THREADS,
+    expect,
+    expect_equal,
+    expect_raises,
+    fail,
+    named_checks,
+    run_threads,
+)
 from loopml.store.tracking import SEARCH_MAX_RESULTS_LIMIT, TrackingStore
 
 __all__ = ["check_tracking_store"]
@@ -57,38 +65,12 @@ StoreFactory = Callable[[], TrackingStore]
 #: A fixed clock for runs whose start time matters (2023-11-14, in milliseconds).
 _T0 = 1_700_000_000_000
 _SEED = 20261123
-_THREADS = 8
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 # -- helpers --------------------------------------------------------------------------------------
-
-
-def _fail(message: str) -> NoReturn:
-    raise AssertionError(message)
-
-
-def _expect(condition: bool, message: str) -> None:
-    if not condition:
-        _fail(message)
-
-
-def _expect_equal(got: object, want: object, what: str) -> None:
-    if got != want:
-        _fail(f"{what}: expected {want!r}; got {got!r}")
-
-
-def _expect_raises(error: type[Exception], action: Callable[[], object], what: str) -> Exception:
-    """Run ``action`` and return the ``error`` it raised; any other outcome fails the check."""
-    try:
-        result = action()
-    except error as exc:
-        return exc
-    except Exception as exc:
-        _fail(f"{what} should raise {error.__name__}; raised {type(exc).__name__}: {exc}")
-    _fail(f"{what} should raise {error.__name__}; returned {result!r}")
 
 
 def _metric(key: str, value: float, step: int = 0, timestamp: int = _T0) -> Metric:
@@ -152,7 +134,7 @@ def _search(
         view_type,
         max_results=1000,
     )
-    _expect(page.token is None, f"a search of a few runs returned a next-page token {page.token!r}")
+    expect(page.token is None, f"a search of a few runs returned a next-page token {page.token!r}")
     return _names(page)
 
 
@@ -160,7 +142,7 @@ def _expect_matches(
     store: TrackingStore, experiment_id: str, filter_string: str, want: Iterable[str]
 ) -> None:
     got = sorted(_search(store, [experiment_id], filter_string))
-    _expect(
+    expect(
         got == sorted(want),
         f"search_runs filter {filter_string!r} should match {sorted(want)}; got {got}",
     )
@@ -170,32 +152,9 @@ def _expect_order(
     store: TrackingStore, experiment_id: str, order_by: Sequence[str], want: Sequence[str]
 ) -> None:
     got = _search(store, [experiment_id], order_by=order_by)
-    _expect(
+    expect(
         got == list(want), f"search_runs order_by {list(order_by)} should give {want}; got {got}"
     )
-
-
-def _run_threads(target: Callable[[int], None], count: int = _THREADS) -> list[BaseException]:
-    """Run ``target(i)`` in ``count`` threads released together; return what they raised."""
-    barrier = threading.Barrier(count)
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-
-    def body(index: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            target(index)
-        except BaseException as exc:
-            with lock:
-                errors.append(exc)
-
-    threads = [threading.Thread(target=body, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    _expect(not any(t.is_alive() for t in threads), "a thread was still running after 120 s")
-    return errors
 
 
 # -- experiments ----------------------------------------------------------------------------------
@@ -210,22 +169,22 @@ def _check_experiment_create_and_get(make_store: StoreFactory) -> None:
     )
     after = now_ms()
     got = store.get_experiment(experiment_id)
-    _expect_equal(got.experiment_id, experiment_id, "get_experiment(...).experiment_id")
-    _expect_equal(got.name, "conformance experiment", "get_experiment(...).name")
-    _expect_equal(got.artifact_location, "s3://bucket/artifacts", "artifact_location")
-    _expect_equal(got.lifecycle_stage, LifecycleStage.ACTIVE, "a new experiment's stage")
-    _expect_equal(dict(got.tags), {"team": "ml", "note": "n"}, "experiment tags")
-    _expect(
+    expect_equal(got.experiment_id, experiment_id, "get_experiment(...).experiment_id")
+    expect_equal(got.name, "conformance experiment", "get_experiment(...).name")
+    expect_equal(got.artifact_location, "s3://bucket/artifacts", "artifact_location")
+    expect_equal(got.lifecycle_stage, LifecycleStage.ACTIVE, "a new experiment's stage")
+    expect_equal(dict(got.tags), {"team": "ml", "note": "n"}, "experiment tags")
+    expect(
         before <= got.creation_time <= after and got.creation_time <= got.last_update_time,
         f"creation_time {got.creation_time} should lie in [{before}, {after}] and not exceed "
         f"last_update_time {got.last_update_time}",
     )
     by_name = store.get_experiment_by_name("conformance experiment")
-    _expect_equal(by_name, got, "get_experiment_by_name of the new experiment")
-    _expect_equal(store.get_experiment_by_name("no such experiment"), None, "unknown name lookup")
+    expect_equal(by_name, got, "get_experiment_by_name of the new experiment")
+    expect_equal(store.get_experiment_by_name("no such experiment"), None, "unknown name lookup")
     plain = store.get_experiment(store.create_experiment("no tags"))
-    _expect_equal(dict(plain.tags), {}, "tags of an experiment created without tags")
-    _expect(isinstance(plain.artifact_location, str), "artifact_location should be a str")
+    expect_equal(dict(plain.tags), {}, "tags of an experiment created without tags")
+    expect(isinstance(plain.artifact_location, str), "artifact_location should be a str")
 
 
 def _check_experiment_ids_are_strings(make_store: StoreFactory) -> None:
@@ -233,36 +192,36 @@ def _check_experiment_ids_are_strings(make_store: StoreFactory) -> None:
     store = make_store()
     ids = [_new_experiment(store, f"exp {i}") for i in range(3)]
     for experiment_id in ids:
-        _expect(
+        expect(
             isinstance(experiment_id, str) and experiment_id.isdigit(),
             f"create_experiment should return a decimal string id; got {experiment_id!r}",
         )
-    _expect(len(set(ids)) == 3, f"three experiments got ids {ids}")
+    expect(len(set(ids)) == 3, f"three experiments got ids {ids}")
     listed = store.list_experiments(ViewType.ALL)
-    _expect(
+    expect(
         all(isinstance(e.experiment_id, str) for e in listed),
         f"list_experiments returned non-str ids: {[e.experiment_id for e in listed]!r}",
     )
     run = store.create_run(ids[1], "u", _T0, "r")
-    _expect_equal(run.info.experiment_id, ids[1], "create_run(...).info.experiment_id")
-    _expect_equal(store.get_run(run.info.run_id).info.experiment_id, ids[1], "run experiment_id")
+    expect_equal(run.info.experiment_id, ids[1], "create_run(...).info.experiment_id")
+    expect_equal(store.get_run(run.info.run_id).info.experiment_id, ids[1], "run experiment_id")
     found = store.search_runs([ids[1]])
-    _expect_equal([r.info.experiment_id for r in found], [ids[1]], "search_runs experiment_id")
+    expect_equal([r.info.experiment_id for r in found], [ids[1]], "search_runs experiment_id")
 
 
 def _check_experiment_duplicate_name_conflict(make_store: StoreFactory) -> None:
     """A taken name (deleted experiments included) is a Conflict and changes nothing."""
     store = make_store()
     first = _new_experiment(store, "taken")
-    _expect_raises(Conflict, lambda: store.create_experiment("taken"), "create_experiment(taken)")
+    expect_raises(Conflict, lambda: store.create_experiment("taken"), "create_experiment(taken)")
     store.delete_experiment(first)
-    _expect_raises(
+    expect_raises(
         Conflict, lambda: store.create_experiment("taken"), "create_experiment(name of deleted)"
     )
     named = [e for e in store.list_experiments(ViewType.ALL) if e.name == "taken"]
-    _expect_equal([e.experiment_id for e in named], [first], "experiments named 'taken'")
+    expect_equal([e.experiment_id for e in named], [first], "experiments named 'taken'")
     other = _new_experiment(store, "Taken")
-    _expect(other != first, "names are case-sensitive: 'Taken' should be a new experiment")
+    expect(other != first, "names are case-sensitive: 'Taken' should be a new experiment")
 
 
 def _check_experiment_unknown_id_not_found(make_store: StoreFactory) -> None:
@@ -270,14 +229,14 @@ def _check_experiment_unknown_id_not_found(make_store: StoreFactory) -> None:
     store = make_store()
     _new_experiment(store)
     unknown = "987654321"
-    _expect_raises(NotFound, lambda: store.get_experiment(unknown), "get_experiment(unknown)")
-    _expect_raises(NotFound, lambda: store.delete_experiment(unknown), "delete_experiment")
-    _expect_raises(NotFound, lambda: store.restore_experiment(unknown), "restore_experiment")
-    _expect_raises(
+    expect_raises(NotFound, lambda: store.get_experiment(unknown), "get_experiment(unknown)")
+    expect_raises(NotFound, lambda: store.delete_experiment(unknown), "delete_experiment")
+    expect_raises(NotFound, lambda: store.restore_experiment(unknown), "restore_experiment")
+    expect_raises(
         NotFound, lambda: store.create_run(unknown, "u", _T0, "r"), "create_run(unknown exp)"
     )
     found = store.search_runs([unknown])
-    _expect_equal((len(found), found.token), (0, None), "search_runs in an unknown experiment")
+    expect_equal((len(found), found.token), (0, None), "search_runs in an unknown experiment")
 
 
 def _check_experiment_malformed_id_invalid_input(make_store: StoreFactory) -> None:
@@ -293,8 +252,8 @@ def _check_experiment_malformed_id_invalid_input(make_store: StoreFactory) -> No
             "search_runs": functools.partial(store.search_runs, [bad]),
         }
         for method, call in calls.items():
-            _expect_raises(InvalidInput, call, f"{method}({bad!r})")
-    _expect_equal(
+            expect_raises(InvalidInput, call, f"{method}({bad!r})")
+    expect_equal(
         store.get_experiment(experiment_id).lifecycle_stage, LifecycleStage.ACTIVE, "stage"
     )
 
@@ -305,8 +264,8 @@ def _check_experiment_invalid_name(make_store: StoreFactory) -> None:
     existing = store.list_experiments(ViewType.ALL)
     for bad in ("", "   ", "x" * 257):
         create = functools.partial(store.create_experiment, bad)
-        _expect_raises(InvalidInput, create, f"create_experiment({bad[:20]!r})")
-    _expect_equal(store.list_experiments(ViewType.ALL), existing, "experiments after rejections")
+        expect_raises(InvalidInput, create, f"create_experiment({bad[:20]!r})")
+    expect_equal(store.list_experiments(ViewType.ALL), existing, "experiments after rejections")
 
 
 def _ids(experiments: Iterable[Experiment]) -> set[str]:
@@ -322,9 +281,9 @@ def _check_experiment_list_view_types(make_store: StoreFactory) -> None:
     active = _ids(store.list_experiments()) - existing
     deleted = _ids(store.list_experiments(ViewType.DELETED_ONLY)) - existing
     every = _ids(store.list_experiments(ViewType.ALL)) - existing
-    _expect_equal(active, {a, c}, "list_experiments() after deleting b")
-    _expect_equal(deleted, {b}, "list_experiments(DELETED_ONLY)")
-    _expect_equal(every, {a, b, c}, "list_experiments(ALL)")
+    expect_equal(active, {a, c}, "list_experiments() after deleting b")
+    expect_equal(deleted, {b}, "list_experiments(DELETED_ONLY)")
+    expect_equal(every, {a, b, c}, "list_experiments(ALL)")
 
 
 def _check_experiment_delete_restore(make_store: StoreFactory) -> None:
@@ -335,19 +294,19 @@ def _check_experiment_delete_restore(make_store: StoreFactory) -> None:
     created = store.get_experiment(experiment_id)
     store.delete_experiment(experiment_id)
     deleted = store.get_experiment(experiment_id)
-    _expect_equal(deleted.lifecycle_stage, LifecycleStage.DELETED, "stage after delete")
-    _expect(
+    expect_equal(deleted.lifecycle_stage, LifecycleStage.DELETED, "stage after delete")
+    expect(
         deleted.last_update_time >= created.last_update_time,
         "last_update_time went backwards on delete",
     )
     by_name = store.get_experiment_by_name("soft")
-    _expect(by_name is not None, "get_experiment_by_name should find a deleted experiment")
-    _expect_equal(store.get_run(run_id).info.run_id, run_id, "a run of a deleted experiment")
+    expect(by_name is not None, "get_experiment_by_name should find a deleted experiment")
+    expect_equal(store.get_run(run_id).info.run_id, run_id, "a run of a deleted experiment")
     store.restore_experiment(experiment_id)
     restored = store.get_experiment(experiment_id)
-    _expect_equal(restored.lifecycle_stage, LifecycleStage.ACTIVE, "stage after restore")
-    _expect_equal(restored.name, "soft", "name after restore")
-    _expect(experiment_id in _ids(store.list_experiments()), "restored experiment not listed")
+    expect_equal(restored.lifecycle_stage, LifecycleStage.ACTIVE, "stage after restore")
+    expect_equal(restored.name, "soft", "name after restore")
+    expect(experiment_id in _ids(store.list_experiments()), "restored experiment not listed")
 
 
 # -- runs -----------------------------------------------------------------------------------------
@@ -361,24 +320,24 @@ def _check_run_create_and_get(make_store: StoreFactory) -> None:
         experiment_id, "alice", _T0, "first-run", [("team", "ml"), ("note", "hello")]
     )
     info = run.info
-    _expect(bool(_RUN_ID.match(info.run_id)), f"run id should be 32 hex chars; got {info.run_id!r}")
+    expect(bool(_RUN_ID.match(info.run_id)), f"run id should be 32 hex chars; got {info.run_id!r}")
     want = (experiment_id, "first-run", "alice", RunStatus.RUNNING, _T0, None)
     got = (info.experiment_id, info.run_name, info.user_id, info.status, info.start_time)
-    _expect_equal((*got, info.end_time), want, "create_run info fields")
-    _expect_equal(info.lifecycle_stage, LifecycleStage.ACTIVE, "a new run's lifecycle_stage")
-    _expect_equal(info.parent_run_id, None, "parent_run_id of a top-level run")
-    _expect(isinstance(info.artifact_uri, str) and bool(info.artifact_uri), "empty artifact_uri")
-    _expect(
+    expect_equal((*got, info.end_time), want, "create_run info fields")
+    expect_equal(info.lifecycle_stage, LifecycleStage.ACTIVE, "a new run's lifecycle_stage")
+    expect_equal(info.parent_run_id, None, "parent_run_id of a top-level run")
+    expect(isinstance(info.artifact_uri, str) and bool(info.artifact_uri), "empty artifact_uri")
+    expect(
         {"team": "ml", "note": "hello"}.items() <= dict(run.data.tags).items(),
         f"create_run tags missing: {dict(run.data.tags)}",
     )
-    _expect_equal((dict(run.data.metrics), dict(run.data.params)), ({}, {}), "new run data")
+    expect_equal((dict(run.data.metrics), dict(run.data.params)), ({}, {}), "new run data")
     fetched = store.get_run(info.run_id)
-    _expect_equal(fetched.info, info, "get_run(...).info")
-    _expect_equal(dict(fetched.data.tags), dict(run.data.tags), "get_run(...).data.tags")
-    _expect_equal(fetched.inputs, (), "inputs of a new run")
+    expect_equal(fetched.info, info, "get_run(...).info")
+    expect_equal(dict(fetched.data.tags), dict(run.data.tags), "get_run(...).data.tags")
+    expect_equal(fetched.inputs, (), "inputs of a new run")
     second = _new_run(store, experiment_id)
-    _expect(second != info.run_id, "two runs got the same id")
+    expect(second != info.run_id, "two runs got the same id")
 
 
 def _check_run_update_and_terminate(make_store: StoreFactory) -> None:
@@ -386,18 +345,18 @@ def _check_run_update_and_terminate(make_store: StoreFactory) -> None:
     store = make_store()
     run_id = _new_run(store, _new_experiment(store), "before")
     finished = store.update_run(run_id, status=RunStatus.FINISHED, end_time=_T0 + 5000)
-    _expect_equal((finished.status, finished.end_time), (RunStatus.FINISHED, _T0 + 5000), "ended")
-    _expect_equal(store.get_run(run_id).info, finished, "get_run after update_run")
+    expect_equal((finished.status, finished.end_time), (RunStatus.FINISHED, _T0 + 5000), "ended")
+    expect_equal(store.get_run(run_id).info, finished, "get_run after update_run")
     renamed = store.update_run(run_id, run_name="after")
-    _expect_equal(renamed.run_name, "after", "run_name after rename")
-    _expect_equal(
+    expect_equal(renamed.run_name, "after", "run_name after rename")
+    expect_equal(
         (renamed.status, renamed.end_time), (RunStatus.FINISHED, _T0 + 5000), "rename kept"
     )
-    _expect_equal(store.update_run(run_id), renamed, "update_run with nothing to change")
+    expect_equal(store.update_run(run_id), renamed, "update_run with nothing to change")
     for status in (RunStatus.FAILED, RunStatus.KILLED, RunStatus.RUNNING):
         got = store.update_run(run_id, status=status)
-        _expect_equal(got.status, status, f"status after update_run(status={status.value})")
-    _expect_equal(store.get_run(run_id).info.start_time, _T0, "start_time after updates")
+        expect_equal(got.status, status, f"status after update_run(status={status.value})")
+    expect_equal(store.get_run(run_id).info.start_time, _T0, "start_time after updates")
 
 
 def _run_calls(
@@ -427,7 +386,7 @@ def _check_run_unknown_not_found(make_store: StoreFactory) -> None:
     _new_run(store, experiment_id)
     unknown = _absent_run_id()
     for method, call in _run_calls(store, experiment_id, unknown).items():
-        _expect_raises(NotFound, call, f"{method} of unknown run {unknown}")
+        expect_raises(NotFound, call, f"{method} of unknown run {unknown}")
 
 
 def _check_run_malformed_id_invalid_input(make_store: StoreFactory) -> None:
@@ -447,9 +406,9 @@ def _check_run_malformed_id_invalid_input(make_store: StoreFactory) -> None:
     )
     for bad in malformed:
         for method, call in _run_calls(store, experiment_id, bad).items():
-            _expect_raises(InvalidInput, call, f"{method} of run id {bad!r}")
-    _expect_equal(_search(store, [experiment_id]), ["run"], "runs after calls with malformed ids")
-    _expect_equal(store.get_run(kept).data.metrics, {}, "metrics of the untouched run")
+            expect_raises(InvalidInput, call, f"{method} of run id {bad!r}")
+    expect_equal(_search(store, [experiment_id]), ["run"], "runs after calls with malformed ids")
+    expect_equal(store.get_run(kept).data.metrics, {}, "metrics of the untouched run")
 
 
 def _check_run_in_deleted_experiment_conflict(make_store: StoreFactory) -> None:
@@ -458,15 +417,15 @@ def _check_run_in_deleted_experiment_conflict(make_store: StoreFactory) -> None:
     experiment_id = _new_experiment(store)
     old = _new_run(store, experiment_id, "old")
     store.delete_experiment(experiment_id)
-    _expect_raises(
+    expect_raises(
         Conflict,
         lambda: store.create_run(experiment_id, "u", _T0, "new"),
         "create_run in a deleted experiment",
     )
-    _expect_equal(store.get_run(old).info.run_name, "old", "existing run of a deleted experiment")
+    expect_equal(store.get_run(old).info.run_name, "old", "existing run of a deleted experiment")
     store.restore_experiment(experiment_id)
     _new_run(store, experiment_id, "new")
-    _expect_equal(sorted(_search(store, [experiment_id])), ["new", "old"], "runs after restore")
+    expect_equal(sorted(_search(store, [experiment_id])), ["new", "old"], "runs after restore")
 
 
 def _check_run_parent(make_store: StoreFactory) -> None:
@@ -476,11 +435,11 @@ def _check_run_parent(make_store: StoreFactory) -> None:
     parent = _new_run(store, experiment_id, "parent")
     child = _new_run(store, experiment_id, "child", parent_run_id=parent)
     _new_run(store, experiment_id, "other")
-    _expect_equal(store.get_run(child).info.parent_run_id, parent, "child's parent_run_id")
-    _expect_equal(store.get_run(parent).info.parent_run_id, None, "parent's parent_run_id")
+    expect_equal(store.get_run(child).info.parent_run_id, parent, "child's parent_run_id")
+    expect_equal(store.get_run(parent).info.parent_run_id, None, "parent's parent_run_id")
     _expect_matches(store, experiment_id, f"attributes.parent_run_id = '{parent}'", ["child"])
     store.delete_run(parent)
-    _expect_raises(
+    expect_raises(
         Conflict,
         lambda: store.create_run(experiment_id, "u", _T0, "orphan", (), parent),
         "create_run with a deleted parent",
@@ -495,26 +454,26 @@ def _check_run_delete_restore(make_store: StoreFactory) -> None:
     gone = _new_run(store, experiment_id, "gone", _T0)
     store.log_batch(gone, _batch([_metric("m", 0.5)], {"p": "1"}, {"t": "x"}))
     store.delete_run(gone)
-    _expect_equal(
+    expect_equal(
         store.get_run(gone).info.lifecycle_stage, LifecycleStage.DELETED, "stage after delete"
     )
-    _expect_equal(_search(store, [experiment_id]), ["kept"], "ACTIVE_ONLY search after delete")
-    _expect_equal(
+    expect_equal(_search(store, [experiment_id]), ["kept"], "ACTIVE_ONLY search after delete")
+    expect_equal(
         _search(store, [experiment_id], view_type=ViewType.DELETED_ONLY), ["gone"], "DELETED_ONLY"
     )
-    _expect_equal(
+    expect_equal(
         _search(store, [experiment_id], view_type=ViewType.ALL), ["kept", "gone"], "ALL search"
     )
-    _expect_equal(store.get_run(kept).info.lifecycle_stage, LifecycleStage.ACTIVE, "other run")
+    expect_equal(store.get_run(kept).info.lifecycle_stage, LifecycleStage.ACTIVE, "other run")
     store.restore_run(gone)
     restored = store.get_run(gone)
-    _expect_equal(restored.info.lifecycle_stage, LifecycleStage.ACTIVE, "stage after restore")
-    _expect_equal(
+    expect_equal(restored.info.lifecycle_stage, LifecycleStage.ACTIVE, "stage after restore")
+    expect_equal(
         (dict(restored.data.metrics), dict(restored.data.params), restored.data.tags.get("t")),
         ({"m": 0.5}, {"p": "1"}, "x"),
         "data of a restored run",
     )
-    _expect_equal(sorted(_search(store, [experiment_id])), ["gone", "kept"], "after restore")
+    expect_equal(sorted(_search(store, [experiment_id])), ["gone", "kept"], "after restore")
 
 
 def _check_log_to_deleted_run_conflict(make_store: StoreFactory) -> None:
@@ -531,14 +490,14 @@ def _check_log_to_deleted_run_conflict(make_store: StoreFactory) -> None:
         "log_inputs": lambda: store.log_inputs(run_id, [DatasetInput("d", "e" * 64)]),
     }
     for what, call in calls.items():
-        _expect_raises(Conflict, call, f"{what} on a deleted run")
+        expect_raises(Conflict, call, f"{what} on a deleted run")
     store.restore_run(run_id)
     run = store.get_run(run_id)
-    _expect_equal((dict(run.data.metrics), dict(run.data.params)), ({}, {}), "metrics, params")
-    _expect_equal(run.data.tags.get("t"), "kept", "tag a refused delete_tag named")
-    _expect("t2" not in run.data.tags, "a tag of the refused batch was written")
-    _expect_equal((run.info.status, run.inputs), (RunStatus.RUNNING, ()), "status and inputs")
-    _expect_equal(store.get_metric_history(run_id, "m"), [], "history of a refused metric")
+    expect_equal((dict(run.data.metrics), dict(run.data.params)), ({}, {}), "metrics, params")
+    expect_equal(run.data.tags.get("t"), "kept", "tag a refused delete_tag named")
+    expect("t2" not in run.data.tags, "a tag of the refused batch was written")
+    expect_equal((run.info.status, run.inputs), (RunStatus.RUNNING, ()), "status and inputs")
+    expect_equal(store.get_metric_history(run_id, "m"), [], "history of a refused metric")
 
 
 # -- logging --------------------------------------------------------------------------------------
@@ -560,15 +519,15 @@ def _check_log_batch_round_trip(make_store: StoreFactory) -> None:
     store.log_batch(run_id, _batch([_metric("loss", 0.25, 2)], {"depth": 6}, {"owner": "me"}))
     store.log_batch(run_id, ValidBatch())
     run = store.get_run(run_id)
-    _expect_equal(dict(run.data.metrics), {"loss": 0.25, "val/auc": 0.7}, "latest metrics")
-    _expect_equal(
+    expect_equal(dict(run.data.metrics), {"loss": 0.25, "val/auc": 0.7}, "latest metrics")
+    expect_equal(
         dict(run.data.params), {"lr": "0.01", "model": "gbm", "depth": "6"}, "params (as str)"
     )
-    _expect(
+    expect(
         {"stage": "dev", "owner": "me"}.items() <= dict(run.data.tags).items(),
         f"tags should include stage and owner; got {dict(run.data.tags)}",
     )
-    _expect_equal(
+    expect_equal(
         _history(store, run_id, "loss"),
         [(0, _T0, 0.9), (1, _T0, 0.5), (2, _T0, 0.25)],
         "history of 'loss'",
@@ -583,7 +542,7 @@ def _check_latest_metric_by_step_timestamp_value(make_store: StoreFactory) -> No
     def log_and_expect(points: Sequence[tuple[int, int, float]], want: float, why: str) -> None:
         store.log_batch(run_id, _batch([_metric("m", v, s, t) for s, t, v in points]))
         got = store.get_run(run_id).data.metrics.get("m")
-        _expect(got == want, f"latest 'm' should be {want} ({why}); got {got}")
+        expect(got == want, f"latest 'm' should be {want} ({why}); got {got}")
 
     log_and_expect([(5, 100, 1.0)], 1.0, "first point")
     log_and_expect([(3, 200, 2.0)], 1.0, "an older step with a newer timestamp does not win")
@@ -593,10 +552,10 @@ def _check_latest_metric_by_step_timestamp_value(make_store: StoreFactory) -> No
     log_and_expect([(5, 101, -7.0)], -7.0, "same step, newer timestamp wins")
     log_and_expect([(9, 1, 4.0), (12, 1, 6.0), (10, 999, 5.0)], 6.0, "largest step within a batch")
     log_and_expect([(12, 1, 6.5), (12, 1, 6.25)], 6.5, "largest value among equal points")
-    _expect_equal(len(store.get_metric_history(run_id, "m")), 11, "history keeps every point")
+    expect_equal(len(store.get_metric_history(run_id, "m")), 11, "history keeps every point")
     other = _new_run(store, store.get_run(run_id).info.experiment_id, "negative steps")
     store.log_batch(other, _batch([_metric("m", 1.0, -5), _metric("m", 2.0, -10, _T0 * 2)]))
-    _expect_equal(store.get_run(other).data.metrics.get("m"), 1.0, "latest of negative steps")
+    expect_equal(store.get_run(other).data.metrics.get("m"), 1.0, "latest of negative steps")
 
 
 def _check_metric_history_complete_and_ordered(make_store: StoreFactory) -> None:
@@ -613,19 +572,19 @@ def _check_metric_history_complete_and_ordered(make_store: StoreFactory) -> None
         store.log_batch(run_id, _batch([metric]))
     store.log_batch(run_id, _batch([*metrics[130:], _metric("other", 1.0, 5)]))
     got = store.get_metric_history(run_id, "acc")
-    _expect(
+    expect(
         all(isinstance(m, Metric) and m.key == "acc" for m in got),
         f"history should be Metric points of key 'acc'; got {got[:3]}...",
     )
     keys = [(m.step, m.timestamp) for m in got]
-    _expect(keys == sorted(keys), f"history is not ordered by (step, timestamp): {keys[:10]}...")
+    expect(keys == sorted(keys), f"history is not ordered by (step, timestamp): {keys[:10]}...")
     want = sorted(points)
-    _expect(
+    expect(
         sorted(_history(store, run_id, "acc")) == want,
         f"history should hold the {len(want)} logged points exactly; got {len(got)} points",
     )
-    _expect_equal(_history(store, run_id, "other"), [(5, _T0, 1.0)], "history of another key")
-    _expect_equal(store.get_metric_history(run_id, "never-logged"), [], "history of unknown key")
+    expect_equal(_history(store, run_id, "other"), [(5, _T0, 1.0)], "history of another key")
+    expect_equal(store.get_metric_history(run_id, "never-logged"), [], "history of unknown key")
 
 
 def _check_metric_values_round_trip(make_store: StoreFactory) -> None:
@@ -652,11 +611,11 @@ def _check_metric_values_round_trip(make_store: StoreFactory) -> None:
     run = store.get_run(run_id)
     for i, value in enumerate(values):
         got = run.data.metrics.get(f"v{i}")
-        _expect(got == value, f"metric value {value!r} came back as {got!r}")
+        expect(got == value, f"metric value {value!r} came back as {got!r}")
     got_history = _history(store, run_id, "limits")
     want_history = sorted((s, t, float(i)) for i, (s, t) in enumerate(limits))
-    _expect_equal(got_history, want_history, "history at the int64 limits of step and timestamp")
-    _expect_equal(run.data.metrics.get("limits"), 1.0, "latest point is the one at step 2**63-1")
+    expect_equal(got_history, want_history, "history at the int64 limits of step and timestamp")
+    expect_equal(run.data.metrics.get("limits"), 1.0, "latest point is the one at step 2**63-1")
 
 
 def _check_param_relog_same_value(make_store: StoreFactory) -> None:
@@ -667,8 +626,8 @@ def _check_param_relog_same_value(make_store: StoreFactory) -> None:
     store.log_batch(run_id, _batch([_metric("m", 1.0)], {"lr": "0.1", "depth": 3}))
     store.log_batch(run_id, _batch(params={"lr": 0.1}))
     run = store.get_run(run_id)
-    _expect_equal(dict(run.data.params), {"lr": "0.1", "model": "rf", "depth": "3"}, "params")
-    _expect_equal(dict(run.data.metrics), {"m": 1.0}, "metric of the batch that re-logged lr")
+    expect_equal(dict(run.data.params), {"lr": "0.1", "model": "rf", "depth": "3"}, "params")
+    expect_equal(dict(run.data.metrics), {"m": 1.0}, "metric of the batch that re-logged lr")
 
 
 def _check_param_conflict_writes_nothing(make_store: StoreFactory) -> None:
@@ -681,17 +640,17 @@ def _check_param_conflict_writes_nothing(make_store: StoreFactory) -> None:
         {"a_new": "x", "lr": "0.2", "z_new": "y"},
         {"t": "after", "new_tag": "z"},
     )
-    error = _expect_raises(Conflict, lambda: store.log_batch(run_id, bad), "re-logging lr=0.2")
-    _expect("lr" in str(error), f"the Conflict message should name the param 'lr': {error}")
+    error = expect_raises(Conflict, lambda: store.log_batch(run_id, bad), "re-logging lr=0.2")
+    expect("lr" in str(error), f"the Conflict message should name the param 'lr': {error}")
     run = store.get_run(run_id)
-    _expect_equal(dict(run.data.params), {"lr": "0.1"}, "params after the refused batch")
-    _expect_equal(dict(run.data.metrics), {"m": 1.0}, "metrics after the refused batch")
-    _expect_equal(run.data.tags.get("t"), "before", "tag 't' after the refused batch")
-    _expect("new_tag" not in run.data.tags, "a tag of the refused batch was written")
-    _expect_equal(_history(store, run_id, "m"), [(0, _T0, 1.0)], "history of 'm'")
-    _expect_equal(_history(store, run_id, "fresh"), [], "history of a metric of the refused batch")
+    expect_equal(dict(run.data.params), {"lr": "0.1"}, "params after the refused batch")
+    expect_equal(dict(run.data.metrics), {"m": 1.0}, "metrics after the refused batch")
+    expect_equal(run.data.tags.get("t"), "before", "tag 't' after the refused batch")
+    expect("new_tag" not in run.data.tags, "a tag of the refused batch was written")
+    expect_equal(_history(store, run_id, "m"), [(0, _T0, 1.0)], "history of 'm'")
+    expect_equal(_history(store, run_id, "fresh"), [], "history of a metric of the refused batch")
     store.log_batch(run_id, _batch([_metric("m", 3.0, 1)], {"lr": "0.1"}))
-    _expect_equal(store.get_run(run_id).data.metrics.get("m"), 3.0, "a good batch after it")
+    expect_equal(store.get_run(run_id).data.metrics.get("m"), 3.0, "a good batch after it")
 
 
 def _check_tags_overwrite(make_store: StoreFactory) -> None:
@@ -699,11 +658,11 @@ def _check_tags_overwrite(make_store: StoreFactory) -> None:
     store = make_store()
     run_id = _new_run(store, _new_experiment(store), tags={"t": "created"})
     store.log_batch(run_id, _batch(tags={"t": "first", "u": "1"}))
-    _expect_equal(store.get_run(run_id).data.tags.get("t"), "first", "tag after overwrite")
+    expect_equal(store.get_run(run_id).data.tags.get("t"), "first", "tag after overwrite")
     both = validate_batch(tags=[validate_tag("t", "second"), validate_tag("t", "third")])
     store.log_batch(run_id, both)
     tags = store.get_run(run_id).data.tags
-    _expect_equal((tags.get("t"), tags.get("u")), ("third", "1"), "tags after a batch of two")
+    expect_equal((tags.get("t"), tags.get("u")), ("third", "1"), "tags after a batch of two")
 
 
 def _check_delete_tag(make_store: StoreFactory) -> None:
@@ -712,11 +671,11 @@ def _check_delete_tag(make_store: StoreFactory) -> None:
     run_id = _new_run(store, _new_experiment(store), tags={"a": "1", "b": "2"})
     store.delete_tag(run_id, "a")
     tags = store.get_run(run_id).data.tags
-    _expect("a" not in tags and tags.get("b") == "2", f"after delete_tag('a'): {dict(tags)}")
-    _expect_raises(NotFound, lambda: store.delete_tag(run_id, "a"), "delete_tag of a deleted tag")
-    _expect_raises(NotFound, lambda: store.delete_tag(run_id, "never"), "delete_tag(missing)")
+    expect("a" not in tags and tags.get("b") == "2", f"after delete_tag('a'): {dict(tags)}")
+    expect_raises(NotFound, lambda: store.delete_tag(run_id, "a"), "delete_tag of a deleted tag")
+    expect_raises(NotFound, lambda: store.delete_tag(run_id, "never"), "delete_tag(missing)")
     store.log_batch(run_id, _batch(tags={"a": "again"}))
-    _expect_equal(store.get_run(run_id).data.tags.get("a"), "again", "a tag set after deletion")
+    expect_equal(store.get_run(run_id).data.tags.get("a"), "again", "a tag set after deletion")
 
 
 def _check_log_inputs_dedup(make_store: StoreFactory) -> None:
@@ -736,18 +695,18 @@ def _check_log_inputs_dedup(make_store: StoreFactory) -> None:
     )
     store.log_inputs(run_id, [train])
     store.log_inputs(run_id, [train, train])
-    _expect_equal(store.get_run(run_id).inputs, (train,), "inputs after logging one dataset 3x")
+    expect_equal(store.get_run(run_id).inputs, (train,), "inputs after logging one dataset 3x")
     validation = dataclasses.replace(train, context="validation")
     newer = dataclasses.replace(train, digest="b" * 64, num_rows=None)
     store.log_inputs(run_id, [validation, newer])
     got = set(store.get_run(run_id).inputs)
-    _expect_equal(got, {train, validation, newer}, "inputs of one dataset in two contexts + v2")
-    _expect_equal(len(store.get_run(run_id).inputs), 3, "number of inputs")
+    expect_equal(got, {train, validation, newer}, "inputs of one dataset in two contexts + v2")
+    expect_equal(len(store.get_run(run_id).inputs), 3, "number of inputs")
     other = _new_run(store, experiment_id, "other")
     store.log_inputs(other, [train])
-    _expect_equal(store.get_run(other).inputs, (train,), "a dataset shared by two runs")
+    expect_equal(store.get_run(other).inputs, (train,), "a dataset shared by two runs")
     store.log_inputs(other, [])
-    _expect_equal(len(store.get_run(run_id).inputs), 3, "inputs of the first run afterwards")
+    expect_equal(len(store.get_run(run_id).inputs), 3, "inputs of the first run afterwards")
 
 
 def _check_unicode_and_long_values_round_trip(make_store: StoreFactory) -> None:
@@ -757,8 +716,8 @@ def _check_unicode_and_long_values_round_trip(make_store: StoreFactory) -> None:
     experiment_name = experiment_name[:256]
     experiment_id = store.create_experiment(experiment_name, tags={"équipe": "données ✓"})
     got_experiment = store.get_experiment(experiment_id)
-    _expect_equal(got_experiment.name, experiment_name, "unicode experiment name")
-    _expect_equal(dict(got_experiment.tags), {"équipe": "données ✓"}, "unicode experiment tag")
+    expect_equal(got_experiment.name, experiment_name, "unicode experiment name")
+    expect_equal(dict(got_experiment.tags), {"équipe": "données ✓"}, "unicode experiment tag")
     run_name = ("exécution-" + "ß" * 250)[:250]
     run_id = _new_run(store, experiment_id, run_name)
     long_key = ("clé_" + "k" * MAX_KEY_LENGTH)[:MAX_KEY_LENGTH]
@@ -773,15 +732,15 @@ def _check_unicode_and_long_values_round_trip(make_store: StoreFactory) -> None:
         ),
     )
     run = store.get_run(run_id)
-    _expect_equal(run.info.run_name, run_name, "unicode run name of 250 characters")
-    _expect_equal(
+    expect_equal(run.info.run_name, run_name, "unicode run name of 250 characters")
+    expect_equal(
         dict(run.data.metrics), {long_key: 0.5, "température/données": 21.5}, "unicode metrics"
     )
-    _expect(run.data.params.get(long_key) == param_value, "8000-character param value changed")
-    _expect_equal(run.data.params.get("modèle"), "forêt aléatoire", "unicode param value")
-    _expect(run.data.tags.get(long_key) == tag_value, "8000-character tag value changed")
-    _expect_equal(run.data.tags.get("note"), "naïve café ☕", "unicode tag value")
-    _expect_equal(len(store.get_metric_history(run_id, long_key)), 1, "history of a long key")
+    expect(run.data.params.get(long_key) == param_value, "8000-character param value changed")
+    expect_equal(run.data.params.get("modèle"), "forêt aléatoire", "unicode param value")
+    expect(run.data.tags.get(long_key) == tag_value, "8000-character tag value changed")
+    expect_equal(run.data.tags.get("note"), "naïve café ☕", "unicode tag value")
+    expect_equal(len(store.get_metric_history(run_id, long_key)), 1, "history of a long key")
     _expect_matches(store, experiment_id, "params.`modèle` = 'forêt aléatoire'", [run_name])
 
 
@@ -798,13 +757,13 @@ def _check_control_characters_round_trip(make_store: StoreFactory) -> None:
         try:
             store.log_batch(run_id, batch)
         except Exception as exc:
-            _fail(
+            fail(
                 f"a validated value with {name} {value!r} should be stored; "
                 f"log_batch raised {type(exc).__name__}: {exc}"
             )
         run = store.get_run(run_id)
         got = (run.data.params.get(f"p_{name}"), run.data.tags.get(f"t_{name}"))
-        _expect_equal(got, (value, value), f"param and tag holding {name}")
+        expect_equal(got, (value, value), f"param and tag holding {name}")
 
 
 def _check_oversized_fields_rejected_cleanly(make_store: StoreFactory) -> None:
@@ -839,8 +798,8 @@ def _check_oversized_fields_rejected_cleanly(make_store: StoreFactory) -> None:
         except InvalidInput:
             continue
         except Exception as exc:
-            _fail(f"{what} should store the value or raise InvalidInput; raised {exc!r:.300}")
-        _expect(stored(), f"{what} returned but the value was not stored whole")
+            fail(f"{what} should store the value or raise InvalidInput; raised {exc!r:.300}")
+        expect(stored(), f"{what} returned but the value was not stored whole")
 
 
 # -- search: filters ------------------------------------------------------------------------------
@@ -1107,7 +1066,7 @@ def _check_search_default_order(make_store: StoreFactory) -> None:
     starts = [_T0 + 5, _T0 + 1, _T0 + 9, _T0 + 3, _T0 + 7]
     for start in starts:
         _new_run(store, experiment_id, f"s{start - _T0}", start)
-    _expect_equal(_search(store, [experiment_id]), ["s9", "s7", "s5", "s3", "s1"], "default order")
+    expect_equal(_search(store, [experiment_id]), ["s9", "s7", "s5", "s3", "s1"], "default order")
 
 
 def _check_search_pagination(make_store: StoreFactory) -> None:
@@ -1124,7 +1083,7 @@ def _check_search_pagination(make_store: StoreFactory) -> None:
     orderings: list[list[str]] = [[], ["metrics.m DESC"], ["tags.g ASC", "metrics.m ASC"]]
     for order_by in orderings:
         whole = store.search_runs([experiment_id], (), parse_order_by(order_by), max_results=1000)
-        _expect_equal(sorted(_names(whole)), names, f"one page ordered by {order_by}")
+        expect_equal(sorted(_names(whole)), names, f"one page ordered by {order_by}")
         for size in (1, 4, 7, 22, 23, 50):
             seen: list[str] = []
             token: str | None = None
@@ -1138,8 +1097,8 @@ def _check_search_pagination(make_store: StoreFactory) -> None:
                     page_token=token,
                 )
                 pages += 1
-                _expect(len(page) <= size, f"a page of max_results={size} held {len(page)} runs")
-                _expect(
+                expect(len(page) <= size, f"a page of max_results={size} held {len(page)} runs")
+                expect(
                     page.token is None or len(page) == size,
                     f"a non-final page of max_results={size} held only {len(page)} runs",
                 )
@@ -1147,16 +1106,16 @@ def _check_search_pagination(make_store: StoreFactory) -> None:
                 token = page.token
                 if token is None:
                     break
-                _expect(pages <= 30, f"paging with max_results={size} does not end")
+                expect(pages <= 30, f"paging with max_results={size} does not end")
             what = f"paging by {size} ordered by {order_by}"
-            _expect(len(seen) == len(set(seen)), f"{what} repeated runs: {seen}")
-            _expect_equal(seen, _names(whole), what)
-            _expect_equal(pages, max(1, math.ceil(len(names) / size)), f"pages of {what}")
+            expect(len(seen) == len(set(seen)), f"{what} repeated runs: {seen}")
+            expect_equal(seen, _names(whole), what)
+            expect_equal(pages, max(1, math.ceil(len(names) / size)), f"pages of {what}")
     filtered = store.search_runs([experiment_id], parse_filter("tags.g = 'g1'"), max_results=5)
     rest = store.search_runs(
         [experiment_id], parse_filter("tags.g = 'g1'"), max_results=50, page_token=filtered.token
     )
-    _expect_equal(len(filtered) + len(rest), 11, "runs of a filtered search across two pages")
+    expect_equal(len(filtered) + len(rest), 11, "runs of a filtered search across two pages")
 
 
 def _check_search_bad_page_token(make_store: StoreFactory) -> None:
@@ -1179,7 +1138,7 @@ def _check_search_bad_page_token(make_store: StoreFactory) -> None:
         base64.urlsafe_b64encode(b"\xff\xfe").decode(),
         "ünïcode",
     ):
-        _expect_raises(
+        expect_raises(
             InvalidInput,
             functools.partial(store.search_runs, [experiment_id], page_token=token),
             f"search_runs(page_token={token!r})",
@@ -1193,7 +1152,7 @@ def _check_search_page_token_out_of_range(make_store: StoreFactory) -> None:
     _new_run(store, experiment_id)
     for offset in (2**63, 2**70):
         token = base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
-        _expect_raises(
+        expect_raises(
             InvalidInput,
             functools.partial(store.search_runs, [experiment_id], page_token=token),
             f"search_runs(page_token=<offset {offset}>)",
@@ -1207,15 +1166,15 @@ def _check_search_max_results_bounds(make_store: StoreFactory) -> None:
     _new_run(store, experiment_id, "one")
     _new_run(store, experiment_id, "two", _T0 + 1)
     for bad in (0, -1, SEARCH_MAX_RESULTS_LIMIT + 1):
-        _expect_raises(
+        expect_raises(
             InvalidInput,
             functools.partial(store.search_runs, [experiment_id], max_results=bad),
             f"search_runs(max_results={bad})",
         )
     first = store.search_runs([experiment_id], max_results=1)
-    _expect(len(first) == 1 and first.token is not None, "max_results=1 of two runs")
+    expect(len(first) == 1 and first.token is not None, "max_results=1 of two runs")
     everything = store.search_runs([experiment_id], max_results=SEARCH_MAX_RESULTS_LIMIT)
-    _expect_equal(_names(everything), ["two", "one"], f"max_results={SEARCH_MAX_RESULTS_LIMIT}")
+    expect_equal(_names(everything), ["two", "one"], f"max_results={SEARCH_MAX_RESULTS_LIMIT}")
 
 
 def _check_search_multiple_experiments(make_store: StoreFactory) -> None:
@@ -1225,9 +1184,9 @@ def _check_search_multiple_experiments(make_store: StoreFactory) -> None:
     _new_run(store, first, "in-first", _T0 + 2)
     _new_run(store, second, "in-second", _T0 + 1)
     _new_run(store, third, "in-third", _T0)
-    _expect_equal(_search(store, [first, second]), ["in-first", "in-second"], "two experiments")
-    _expect_equal(_search(store, [third]), ["in-third"], "one experiment")
-    _expect_equal(_search(store, []), [], "no experiment ids")
+    expect_equal(_search(store, [first, second]), ["in-first", "in-second"], "two experiments")
+    expect_equal(_search(store, [third]), ["in-third"], "one experiment")
+    expect_equal(_search(store, []), [], "no experiment ids")
 
 
 def _check_search_returns_full_runs(make_store: StoreFactory) -> None:
@@ -1236,11 +1195,11 @@ def _check_search_returns_full_runs(make_store: StoreFactory) -> None:
     experiment_id = _filter_fixture(store)
     for found in store.search_runs([experiment_id], view_type=ViewType.ALL):
         direct = store.get_run(found.info.run_id)
-        _expect_equal(found.info, direct.info, "info of a searched run")
+        expect_equal(found.info, direct.info, "info of a searched run")
         for part in ("metrics", "params", "tags"):
             got, want = dict(getattr(found.data, part)), dict(getattr(direct.data, part))
-            _expect_equal(got, want, f"{part} of searched run {found.info.run_name}")
-        _expect_equal(set(found.inputs), set(direct.inputs), "inputs of a searched run")
+            expect_equal(got, want, f"{part} of searched run {found.info.run_name}")
+        expect_equal(set(found.inputs), set(direct.inputs), "inputs of a searched run")
 
 
 def _check_count_runs(make_store: StoreFactory) -> None:
@@ -1250,10 +1209,10 @@ def _check_count_runs(make_store: StoreFactory) -> None:
     _new_run(store, first, "kept", _T0)
     gone = _new_run(store, first, "gone", _T0 + 1)
     store.delete_run(gone)
-    _expect_equal(store.count_runs([first, second]), {first: 1, second: 0}, "active counts")
-    _expect_equal(store.count_runs([first], ViewType.DELETED_ONLY), {first: 1}, "deleted counts")
-    _expect_equal(store.count_runs([first], ViewType.ALL), {first: 2}, "all counts")
-    _expect_equal(store.count_runs([]), {}, "no experiments")
+    expect_equal(store.count_runs([first, second]), {first: 1, second: 0}, "active counts")
+    expect_equal(store.count_runs([first], ViewType.DELETED_ONLY), {first: 1}, "deleted counts")
+    expect_equal(store.count_runs([first], ViewType.ALL), {first: 2}, "all counts")
+    expect_equal(store.count_runs([]), {}, "no experiments")
 
 
 # -- concurrency ----------------------------------------------------------------------------------
@@ -1273,17 +1232,17 @@ def _check_concurrent_logging(make_store: StoreFactory) -> None:
             ]
             store.log_batch(run_id, _batch(points, {f"p{index}": index}, {"last": str(index)}))
 
-    errors = _run_threads(log)
-    _expect(not errors, f"concurrent log_batch calls failed: {errors!r}")
+    errors = run_threads(log)
+    expect(not errors, f"concurrent log_batch calls failed: {errors!r}")
     run = store.get_run(run_id)
-    for index in range(_THREADS):
+    for index in range(THREADS):
         history = _history(store, run_id, f"own{index}")
-        _expect_equal([s for s, _, _ in history], list(range(batches)), f"history of own{index}")
+        expect_equal([s for s, _, _ in history], list(range(batches)), f"history of own{index}")
     shared = _history(store, run_id, "shared")
-    _expect_equal(len(shared), _THREADS * batches, "points of the shared key")
+    expect_equal(len(shared), THREADS * batches, "points of the shared key")
     best = max(shared)  # (step, timestamp, value): every thread's last step ties on both
-    _expect_equal(run.data.metrics.get("shared"), best[2], "latest of the shared key")
-    _expect_equal(len(run.data.params), _THREADS, "params logged by the threads")
+    expect_equal(run.data.metrics.get("shared"), best[2], "latest of the shared key")
+    expect_equal(len(run.data.params), THREADS, "params logged by the threads")
 
 
 def _check_concurrent_create_experiment(make_store: StoreFactory) -> None:
@@ -1300,30 +1259,28 @@ def _check_concurrent_create_experiment(make_store: StoreFactory) -> None:
         with lock:
             created.append(experiment_id)
 
-    errors = _run_threads(create)
-    _expect(
-        not errors, f"racing create_experiment raised something other than Conflict: {errors!r}"
-    )
-    _expect_equal(len(created), 1, "experiments created by a race on one name")
+    errors = run_threads(create)
+    expect(not errors, f"racing create_experiment raised something other than Conflict: {errors!r}")
+    expect_equal(len(created), 1, "experiments created by a race on one name")
 
 
 def _check_concurrent_log_inputs(make_store: StoreFactory) -> None:
     """Runs logging the same new datasets at once each get them, stored once."""
     store = make_store()
     experiment_id = _new_experiment(store)
-    run_ids = [_new_run(store, experiment_id, f"run-{i}") for i in range(_THREADS)]
+    run_ids = [_new_run(store, experiment_id, f"run-{i}") for i in range(THREADS)]
     datasets = [DatasetInput(f"data-{i}", f"{i:064x}", context="training") for i in range(20)]
 
     def log(index: int) -> None:
         for dataset in datasets:
             store.log_inputs(run_ids[index], [dataset])
 
-    errors = _run_threads(log)
-    _expect(not errors, f"concurrent log_inputs of shared datasets failed: {errors!r:.600}")
+    errors = run_threads(log)
+    expect(not errors, f"concurrent log_inputs of shared datasets failed: {errors!r:.600}")
     for run_id in run_ids:
-        _expect_equal(set(store.get_run(run_id).inputs), set(datasets), "inputs of a racing run")
+        expect_equal(set(store.get_run(run_id).inputs), set(datasets), "inputs of a racing run")
     _expect_matches(
-        store, experiment_id, "datasets.name = 'data-7'", [f"run-{i}" for i in range(_THREADS)]
+        store, experiment_id, "datasets.name = 'data-7'", [f"run-{i}" for i in range(THREADS)]
     )
 
 
@@ -1390,5 +1347,4 @@ def check_tracking_store(
     once, when run. A check is a zero-argument callable that returns ``None`` or raises
     :class:`AssertionError`.
     """
-    for check in _CHECKS:
-        yield check.__name__.removeprefix("_check_"), functools.partial(check, make_store)
+    return named_checks(_CHECKS, make_store)

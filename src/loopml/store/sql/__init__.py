@@ -2,6 +2,14 @@
 
 from loopml.store.sql.artifact_index import SqlArtifactIndex, run_owner
 from loopml.store.sql.database import SUPPORTED_SCHEMES, Database
+from loopml.store.sql.registry import SqlRegistryStore
 from loopml.store.sql.tracking import SqlTrackingStore
 
-__all__ = ["SUPPORTED_SCHEMES", "Database", "SqlArtifactIndex", "SqlTrackingStore", "run_owner"]
+__all__ = [
+    "SUPPORTED_SCHEMES",
+    "Database",
+    "SqlArtifactIndex",
+    "SqlRegistryStore",
+    "SqlTrackingStore",
+    "run_owner",
+]

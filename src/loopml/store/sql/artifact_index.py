@@ -13,6 +13,7 @@ from loopml.core.errors import NotFound, user_message
 from loopml.core.ids import now_ms
 from loopml.store.sql.database import Database
 from loopml.store.sql.schema import artifacts, runs
+from loopml.store.sql.search import escape_like
 
 __all__ = ["SqlArtifactIndex", "run_owner"]
 
@@ -20,10 +21,6 @@ __all__ = ["SqlArtifactIndex", "run_owner"]
 def run_owner(run_id: str) -> str:
     """The owner key of a run's artifacts."""
     return f"run:{run_id}"
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 class SqlArtifactIndex:
@@ -62,7 +59,7 @@ class SqlArtifactIndex:
             artifacts.c.owner == owner
         )
         if prefix:
-            query = query.where(artifacts.c.path.like(_escape_like(prefix) + "/%", escape="\\"))
+            query = query.where(artifacts.c.path.like(escape_like(prefix) + "/%", escape="\\"))
         with self.db.read() as conn:
             rows = conn.execute(query.order_by(artifacts.c.path)).all()
         return [(str(p), str(d), int(s)) for p, d, s in rows]

@@ -17,9 +17,9 @@ from __future__ import annotations
 import contextlib
 import importlib.resources
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -43,9 +43,22 @@ from loopml.core.errors import (
 from loopml.core.settings import Settings, mask_url
 from loopml.store.sql.schema import SCHEMA_REVISION
 
-__all__ = ["SUPPORTED_SCHEMES", "Database"]
+__all__ = ["IN_CHUNK", "SUPPORTED_SCHEMES", "Database", "in_chunks"]
 
 log = logging.getLogger(__name__)
+
+#: SQLite caps bound parameters per statement (32766 in modern builds); IN lists are chunked
+#: well below that.
+IN_CHUNK = 900
+
+_T = TypeVar("_T")
+
+
+def in_chunks(items: Sequence[_T], size: int = IN_CHUNK) -> Iterator[Sequence[_T]]:
+    """``items`` in slices of at most ``size``, for ``IN (...)`` lists."""
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
 
 SUPPORTED_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
 _PG_LOCK_ID = 0x6C6F6F706D6C  # "loopml": serialises concurrent first-time schema creation

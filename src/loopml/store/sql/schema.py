@@ -15,6 +15,7 @@ from sqlalchemy import (
     Column,
     Double,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -36,14 +37,19 @@ __all__ = [
     "latest_metrics",
     "metadata",
     "metrics",
+    "model_aliases",
+    "model_version_tags",
+    "model_versions",
     "params",
+    "registered_model_tags",
+    "registered_models",
     "run_inputs",
     "runs",
     "tags",
 ]
 
 #: The Alembic revision this code expects; a test pins it to the migrations' head.
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 
 _NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -213,13 +219,17 @@ run_inputs = Table(
     PrimaryKeyConstraint("run_id", "dataset_id", "context"),
 )
 
+#: Owner keys and audit object ids embed a model name (up to 256 characters) and a version
+#: number; revision 0002 widened both columns from 128 and 256 characters to this.
+_OBJECT_KEY_LENGTH = 512
+
 #: The logical-path index over the content-addressed blob store. ``owner`` says who holds the
-#: file (``run:<run_id>`` today; models and dataset snapshots later), so garbage collection can
-#: find unreferenced blobs with one query.
+#: file (``run:<run_id>``, ``model:<name>/<version>``; dataset snapshots later), so garbage
+#: collection can find unreferenced blobs with one query.
 artifacts = Table(
     "artifacts",
     metadata,
-    Column("owner", String(128), nullable=False),
+    Column("owner", String(_OBJECT_KEY_LENGTH), nullable=False),
     Column("path", String(1024), nullable=False),
     Column("digest", String(64), nullable=False, index=True),
     Column("size", BigInteger, nullable=False),
@@ -236,9 +246,93 @@ audit_events = Table(
     Column("actor", String(256), nullable=False),
     Column("action", String(80), nullable=False),
     Column("object_type", String(40), nullable=False),
-    Column("object_id", String(256), nullable=False),
+    Column("object_id", String(_OBJECT_KEY_LENGTH), nullable=False),
     Column("before", Text, nullable=True),
     Column("after", Text, nullable=True),
     Column("reason", Text, nullable=False, default=""),
     Index("ix_audit_events_object", "object_type", "object_id"),
+)
+
+# -- model registry (revision 0002) --------------------------------------------------------------
+
+#: A registered model. ``next_version`` is the number its next version gets: registration
+#: increments it in the transaction that inserts the version, so concurrent registrations get
+#: consecutive numbers, a failed one leaves no gap, and a deleted number is never reused.
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("description", Text, nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated_time", BigInteger, nullable=False),
+    Column("next_version", Integer, nullable=False),
+)
+
+registered_model_tags = Table(
+    "registered_model_tags",
+    metadata,
+    Column(
+        "name",
+        String(256),
+        ForeignKey("registered_models.name", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("name", "key"),
+)
+
+#: One immutable version. ``run_id`` has no foreign key: a run may be deleted (even purged)
+#: later, and the version's lineage must still name it.
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column(
+        "name",
+        String(256),
+        ForeignKey("registered_models.name", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("version", Integer, nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated_time", BigInteger, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("flavor", String(64), nullable=False),
+    Column("user_id", String(256), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("run_id", String(32), nullable=True, index=True),
+    Column("dataset_ids", Text, nullable=False),  # a JSON list of strings
+    Column("git_commit", String(64), nullable=True),
+    Column("replaces_version", Integer, nullable=True),
+    Column("card", Text, nullable=True),  # NULL until someone edits the card
+    PrimaryKeyConstraint("name", "version"),
+)
+
+model_version_tags = Table(
+    "model_version_tags",
+    metadata,
+    Column("name", String(256), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("name", "version", "key"),
+    ForeignKeyConstraint(
+        ["name", "version"],
+        ["model_versions.name", "model_versions.version"],
+        ondelete="CASCADE",
+    ),
+)
+
+#: ``alias -> version`` per model. The foreign key has no ON DELETE: the database itself refuses
+#: to delete a version an alias points at (the store refuses first, with a clearer message).
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("name", String(256), nullable=False),
+    Column("alias", String(128), nullable=False),
+    Column("version", Integer, nullable=False),
+    PrimaryKeyConstraint("name", "alias"),
+    ForeignKeyConstraint(["name", "version"], ["model_versions.name", "model_versions.version"]),
+    Index("ix_model_aliases_name_version", "name", "version"),
 )

@@ -22,12 +22,24 @@ from loopml.core.errors import InvalidInput, user_message
 from loopml.core.search_ast import Comparison, Entity, Op, OrderBy
 from loopml.store.sql.schema import datasets, latest_metrics, params, run_inputs, runs, tags
 
-__all__ = ["build_search_query", "decode_page_token", "encode_page_token"]
+__all__ = [
+    "LIKE_ESCAPE",
+    "build_search_query",
+    "decode_page_token",
+    "encode_page_token",
+    "escape_like",
+]
 
 _KEYED = {Entity.METRIC: latest_metrics, Entity.PARAM: params, Entity.TAG: tags}
 
 
 _ESCAPE = "\\"  # LIKE patterns escape % and _ with a backslash on every backend
+LIKE_ESCAPE = _ESCAPE
+
+
+def escape_like(text: str) -> str:
+    """``text`` as a literal inside a LIKE pattern (escape character :data:`LIKE_ESCAPE`)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _fold(value: Any, dialect: str) -> Any:

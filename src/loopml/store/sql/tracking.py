@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -60,8 +60,6 @@ __all__ = ["SqlTrackingStore"]
 
 _ACTIVE = LifecycleStage.ACTIVE.value
 _DELETED = LifecycleStage.DELETED.value
-# SQLite caps bound parameters per statement (32766 in modern builds); chunk IN lists well below.
-_IN_CHUNK = 900
 _POINT = ("run_id", "key", "value", "timestamp", "step")
 
 
@@ -108,11 +106,6 @@ def _run_info(row: Sequence[Any]) -> RunInfo:
 
 def _binds(*names: str) -> dict[str, Any]:
     return {name: sa.bindparam(name) for name in names}
-
-
-def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
-    for i in range(0, len(items), _IN_CHUNK):
-        yield items[i : i + _IN_CHUNK]
 
 
 class SqlTrackingStore:
