@@ -272,6 +272,14 @@ def models_audit(
 
 
 def _change(before: object, after: object) -> str:
+    if before is None or after is None:
+        state = after if before is None else before
+        shown = (
+            ", ".join(f"{k}={v!r}" for k, v in sorted(state.items()) if v not in (None, "", {}, []))
+            if isinstance(state, dict)
+            else repr(state)
+        )
+        return ("created: " if before is None else "deleted: ") + shown[:110]
     if isinstance(before, dict) and isinstance(after, dict):
         keys = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
         return "; ".join(f"{k}: {before.get(k)!r} → {after.get(k)!r}" for k in keys)[:120]

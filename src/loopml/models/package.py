@@ -24,7 +24,7 @@ import os
 import platform
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -258,25 +258,6 @@ class DirectorySource:
         return None
 
 
-def _checked_reader(source: PackageSource, expected: Mapping[str, str]) -> Callable[[str], bytes]:
-    def read(name: str) -> bytes:
-        data = source.read(name)
-        actual = hashlib.sha256(data).hexdigest()
-        if actual != expected[name]:
-            raise IntegrityError(
-                user_message(
-                    f"file {name!r} of model package {source.origin}",
-                    "does not match the sha256 in its manifest: the package was changed after "
-                    "it was saved, so loopml refuses to load it",
-                    f"{actual[:12]}… instead of {expected[name][:12]}…",
-                    "restore the package from its original copy or log the model again",
-                )
-            )
-        return data
-
-    return read
-
-
 def read_manifest(source: PackageSource) -> Manifest:
     """The manifest of ``source``, checked against the digests recorded outside it, if any."""
     data = source.read(MANIFEST_NAME)
@@ -328,19 +309,12 @@ def load_package(
                 fix="pass trust=True (CLI: --trust) only if you trust who saved it",
             )
         )
-    read = _checked_reader(source, manifest.files)
-    verified: set[str] = set()
-
-    def read_for_flavor(name: str) -> bytes:
-        data = read(name)
-        verified.add(name)
-        return data
-
-    native = flavor.load(VerifiedFiles(read_for_flavor, manifest.files), manifest.options, trust)
+    files = VerifiedFiles(source.read, manifest.files, source.origin)
+    native = flavor.load(files, manifest.options, trust)
     example = None
     for name in manifest.files:  # the files the flavor did not read are verified too
-        if name not in verified or name == manifest.input_example:
-            data = read(name)
+        if name not in files.verified or name == manifest.input_example:
+            data = files.read_bytes(name)
             if name == manifest.input_example:
                 example = data
     info = {**manifest.to_dict(), "source": source.origin, **(metadata or {})}

@@ -31,6 +31,10 @@ SAFE_MODULE_ROOTS = frozenset({"sklearn", "numpy", "scipy", "skops"})
 SAFE_TYPES = frozenset({"functools.partial"})
 
 
+def _nothing() -> None:
+    return None
+
+
 def _needs_trust(type_name: str) -> bool:
     return type_name not in SAFE_TYPES and type_name.split(".")[0] not in SAFE_MODULE_ROOTS
 
@@ -60,7 +64,6 @@ class SklearnFlavor(Flavor):
 
     def load(self, files: VerifiedFiles, options: Mapping[str, Any], trust: bool) -> Any:
         sio = require("skops.io", None, "the sklearn flavor")
-        data = files.read_bytes(str(options.get("model_file", MODEL_FILE)))
         recorded = [str(t) for t in options.get("trusted_types", [])]
         unsafe = sorted(t for t in recorded if _needs_trust(t))
         if unsafe and not trust:
@@ -76,9 +79,18 @@ class SklearnFlavor(Flavor):
         # skops checks the bytes against `recorded`: a type not recorded at save time is refused
         # by skops itself, so a package cannot smuggle new types past its manifest.
         untrusted_error = require("skops.io.exceptions", None, "the sklearn flavor")
+        # With only scikit-learn, numpy and scipy types, skops runs no code of the package's
+        # choosing, so it may parse while the bytes are hashed; the model is returned only once
+        # finish() has verified them. Trusted custom types are verified before anything runs.
+        name = str(options.get("model_file", MODEL_FILE))
+        if unsafe:
+            data, finish = files.read_bytes(name), _nothing
+        else:
+            data, finish = files.read_while_verifying(name)
         try:
-            return sio.loads(data, trusted=recorded)
+            model = sio.loads(data, trusted=recorded)
         except untrusted_error.UntrustedTypesFoundException as exc:
+            finish()  # a changed file is reported as such, not as whatever it parsed to
             raise NotTrusted(
                 user_message(
                     "this scikit-learn package",
@@ -87,6 +99,11 @@ class SklearnFlavor(Flavor):
                     "re-save the model with loopml.models.save_model",
                 )
             ) from exc
+        except BaseException:
+            finish()
+            raise
+        finish()
+        return model
 
     def example(self) -> tuple[Any, Any]:
         import numpy as np
