@@ -1,0 +1,184 @@
+"""What the side-by-side benchmarks share: the peer's virtualenv, one subprocess per side, the
+machine's state and the result table.
+
+Standard library only: the benchmark files import it at module level, and they also run as
+workers inside the peer's virtualenv (e.g. MLflow's), where loopml is not installed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "PROGRESS",
+    "ensure_venv",
+    "fmt",
+    "load_average",
+    "markdown_table",
+    "print_table",
+    "progress",
+    "run_worker_process",
+    "source_state",
+    "venv_python",
+]
+
+PROGRESS = "[bench] "
+
+
+def progress(message: str) -> None:
+    """A progress line on stderr; the driver passes the workers' ones through to the terminal."""
+    print(PROGRESS + message, file=sys.stderr, flush=True)
+
+
+def load_average() -> list[float] | None:
+    """The 1/5/15-minute load averages (on a 2-core machine, above 2 means others compete)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
+def venv_python(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def _installed(python: Path, distributions: Sequence[str]) -> dict[str, str | None]:
+    script = (
+        "import importlib.metadata as m, json, sys\n"
+        "def v(d):\n"
+        "    try:\n"
+        "        return m.version(d)\n"
+        "    except m.PackageNotFoundError:\n"
+        "        return None\n"
+        "print(json.dumps({d: v(d) for d in sys.argv[1:]}))\n"
+    )
+    probe = subprocess.run(
+        [str(python), "-c", script, *distributions], capture_output=True, text=True, check=False
+    )
+    if probe.returncode != 0:
+        return dict.fromkeys(distributions)
+    found: dict[str, str | None] = json.loads(probe.stdout)
+    return found
+
+
+def ensure_venv(venv: Path, pins: Mapping[str, str]) -> Path:
+    """The python of ``venv``, holding exactly the ``distribution -> version`` pins.
+
+    Created on first use; when it exists but a pin differs, the pins are installed into it (one
+    ``pip install`` of all of them, so the resolver keeps them consistent).
+    """
+    python = venv_python(venv)
+    if python.exists():
+        wrong = {d: v for d, v in _installed(python, list(pins)).items() if v != pins[d]}
+        if not wrong:
+            return python
+        progress(f"{venv}: installing {pins} (found {wrong})")
+    else:
+        progress(f"creating {venv} with {pins} (one-time, a few minutes)")
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    requirements = [f"{d}=={v}" for d, v in pins.items()]
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", *requirements], check=True)
+    wrong = {d: v for d, v in _installed(python, list(pins)).items() if v != pins[d]}
+    if wrong:
+        raise SystemExit(f"{venv}: wanted {pins}, pip left {wrong}")
+    return python
+
+
+def run_worker_process(
+    label: str, cmd: Sequence[str], env: Mapping[str, str], cwd: Path, log_path: Path
+) -> dict[str, Any]:
+    """Run one worker, which prints its result as JSON on stdout.
+
+    Its progress lines go to the terminal; all of its stderr also goes to ``log_path``.
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    progress(f"--- {label}: {' '.join(cmd[1:])}")
+    proc = subprocess.Popen(
+        list(cmd),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(env),
+        cwd=cwd,
+    )
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    stderr_stream = proc.stderr
+
+    def pump(log: Any) -> None:
+        for line in stderr_stream:
+            if line.startswith(PROGRESS):
+                print(line, end="", file=sys.stderr, flush=True)
+            log.write(line)
+
+    with open(log_path, "w") as log:
+        pumper = threading.Thread(target=pump, args=(log,), daemon=True)
+        pumper.start()
+        out = proc.stdout.read()
+        code = proc.wait()
+        pumper.join()
+    if code != 0:
+        tail = log_path.read_text().splitlines()[-30:]
+        raise SystemExit(f"{label} worker failed ({code}); stderr tail:\n" + "\n".join(tail))
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+def source_state(root: Path) -> str:
+    """The commit of the checkout at ``root`` and the uncommitted changes under src/, if any."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, text=True, check=False
+        )
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown commit"
+    changed = [line[3:] for line in git("status", "--porcelain", "--", "src").splitlines()]
+    if not changed:
+        return f"git {commit}, src/ clean"
+    return f"git {commit} + uncommitted changes in {len(changed)} paths under src/"
+
+
+def fmt(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    if value >= 0.1:
+        return f"{value:.2f}"
+    return f"{value:.3f}"
+
+
+def markdown_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell or " " for cell in line) + " |" for line in body]
+    return "\n".join(lines)
+
+
+def print_table(
+    title: str, header: Sequence[str], body: Sequence[Sequence[str]], left: int = 2
+) -> None:
+    """With rich when it is installed, else as Markdown; the first ``left`` columns align left."""
+    try:
+        from rich.console import Console
+        from rich.markup import escape
+        from rich.table import Table
+    except ImportError:
+        print(markdown_table(header, body))
+        return
+    table = Table(title=title)
+    for i, name in enumerate(header):
+        table.add_column(name, justify="left" if i < left or name == "target" else "right")
+    for line in body:
+        table.add_row(*(escape(cell) for cell in line))
+    Console(width=200).print(table)
