@@ -290,3 +290,21 @@ def test_pyfunc_needs_trust(registry: ModelRegistry) -> None:
 def test_client_and_registry_share_the_store(registry: ModelRegistry) -> None:
     assert isinstance(registry.client, Client)
     assert registry.search_registered_models().items == ()
+
+
+def test_register_a_version_under_another_name_keeps_lineage(
+    registry: ModelRegistry, frame: tuple[pd.DataFrame, pd.Series]
+) -> None:
+    X, y = frame
+    model = _fit(X, y)
+    info = loopml.log_model(model, "model", registered_model_name="delay")
+    assert info.registered_version is not None
+    registry.set_alias("delay", "champion", 1)
+    promoted = registry.register_model("models:/delay@champion", "delay-prod")
+    assert promoted.version == 1
+    assert promoted.lineage == info.registered_version.lineage
+    assert promoted.source == "models:/delay@champion"
+    features = X[["distance", "hour"]]
+    assert _bits(loopml.load_model("models:/delay-prod/1").predict(features)) == _bits(
+        model.predict(features)
+    )
