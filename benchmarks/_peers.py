@@ -131,8 +131,11 @@ def run_worker_process(
     return result
 
 
-def source_state(root: Path) -> str:
-    """The commit of the checkout at ``root`` and the uncommitted changes under src/, if any."""
+def source_state(root: Path, *, list_paths: bool = False) -> str:
+    """The commit of the checkout at ``root`` and the uncommitted changes under src/, if any.
+
+    The changes are counted, or with ``list_paths`` named one by one.
+    """
 
     def git(*args: str) -> str:
         done = subprocess.run(
@@ -144,10 +147,13 @@ def source_state(root: Path) -> str:
     changed = [line[3:] for line in git("status", "--porcelain", "--", "src").splitlines()]
     if not changed:
         return f"git {commit}, src/ clean"
+    if list_paths:
+        return f"git {commit} + uncommitted changes in {', '.join(changed)}"
     return f"git {commit} + uncommitted changes in {len(changed)} paths under src/"
 
 
-def fmt(value: float | None) -> str:
+def fmt(value: float | None, *, small_decimals: int = 3) -> str:
+    """A table cell: 1,234 / 12.3 / 1.23, below 0.1 with ``small_decimals`` decimals; None: —."""
     if value is None:
         return "—"
     if value >= 100:
@@ -156,7 +162,7 @@ def fmt(value: float | None) -> str:
         return f"{value:.1f}"
     if value >= 0.1:
         return f"{value:.2f}"
-    return f"{value:.3f}"
+    return f"{value:.{small_decimals}f}"
 
 
 def markdown_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:

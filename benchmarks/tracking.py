@@ -15,8 +15,8 @@ Both sides use an embedded SQLite file store in a fresh temporary directory:
   (``<tmp>/loopml.db`` in WAL mode plus ``<tmp>/artifacts``), ``LOOPML_RECORD_GIT=false``.
 
 Each side runs in a subprocess of its own (``--worker mlflow|loopml``; this same file, which
-imports nothing but the standard library at module level), which prints its raw timings as JSON
-on stdout. loopml runs twice: with its default ``synchronous=NORMAL`` and with
+imports only the standard library and ``_peers`` at module level), which prints its raw timings
+as JSON on stdout. loopml runs twice: with its default ``synchronous=NORMAL`` and with
 ``LOOPML_SQLITE_SYNCHRONOUS=FULL``, to show how much of the difference is durability settings.
 
 Fairness rules: imports, schema creation, the first experiment and a first run are set-up and are
@@ -38,15 +38,24 @@ import random
 import shutil
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from _peers import (
+    ensure_venv,
+    fmt,
+    load_average,
+    markdown_table,
+    print_table,
+    progress,
+    run_worker_process,
+    source_state,
+)
 
 MLFLOW_VERSION = "3.17.2"
 HERE = Path(__file__).resolve().parent
@@ -70,12 +79,6 @@ SEARCH_MAX_RESULTS = 1_000
 SEARCH_FILTER = "metrics.auc > 0.8 and params.model = 'gbm' and tags.team = 'x'"
 SEARCH_ORDER = ("metrics.auc DESC",)
 SEED = 20261123
-
-PROGRESS = "[bench] "
-
-
-def progress(message: str) -> None:
-    print(PROGRESS + message, file=sys.stderr, flush=True)
 
 
 def metric_value(i: int) -> float:
@@ -414,14 +417,6 @@ SIDES: dict[str, dict[str, Callable[..., Any]]] = {
 # -- the worker: one side, in a subprocess --------------------------------------------------------
 
 
-def load_average() -> list[float] | None:
-    """The 1/5/15-minute load averages (on a 2-core machine, above 2 means others compete)."""
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except (AttributeError, OSError):
-        return None
-
-
 def run_worker(side: str, search_sizes: Sequence[int], keep: bool) -> dict[str, Any]:
     ops = SIDES[side]
     tmp = Path(tempfile.mkdtemp(prefix=f"bench-tracking-{side}-"))
@@ -466,30 +461,6 @@ def run_worker(side: str, search_sizes: Sequence[int], keep: bool) -> dict[str, 
 # -- the driver ----------------------------------------------------------------------------------
 
 
-def venv_python() -> Path:
-    return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-
-
-def ensure_mlflow_venv() -> Path:
-    """The venv's python, with mlflow==MLFLOW_VERSION installed (created or repaired if not)."""
-    python = venv_python()
-    if python.exists():
-        probe = subprocess.run(
-            [str(python), "-c", "import importlib.metadata as m; print(m.version('mlflow'))"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if probe.returncode == 0 and probe.stdout.strip() == MLFLOW_VERSION:
-            return python
-    progress(f"creating {VENV} with mlflow=={MLFLOW_VERSION} (one-time, a few minutes)")
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", f"mlflow=={MLFLOW_VERSION}"], check=True
-    )
-    return python
-
-
 def worker_env(side: str, synchronous: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LOOPML_", "MLFLOW_"))}
     if side == "mlflow":
@@ -512,58 +483,11 @@ def run_side(
 ) -> dict[str, Any]:
     """Run one worker; progress lines go to the terminal, other stderr to a log file."""
     log_path = HERE / ".cache" / f"tracking-{label}.stderr.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
     cmd = [str(python), str(Path(__file__).resolve()), "--worker", side]
     cmd += ["--sizes", ",".join(str(s) for s in sizes)]
     if keep:
         cmd.append("--keep")
-    progress(f"--- {label}: {' '.join(cmd[1:])}")
-    proc = subprocess.Popen(
-        cmd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=worker_env(side, synchronous),
-        cwd=HERE,
-    )
-    assert proc.stdout is not None
-    assert proc.stderr is not None
-    stderr_stream = proc.stderr
-
-    def pump(log: Any) -> None:
-        for line in stderr_stream:
-            if line.startswith(PROGRESS):
-                print(line, end="", file=sys.stderr, flush=True)
-            log.write(line)
-
-    with open(log_path, "w") as log:
-        pumper = threading.Thread(target=pump, args=(log,), daemon=True)
-        pumper.start()
-        out = proc.stdout.read()
-        code = proc.wait()
-        pumper.join()
-    if code != 0:
-        tail = log_path.read_text().splitlines()[-30:]
-        raise SystemExit(f"{label} worker failed ({code}); stderr tail:\n" + "\n".join(tail))
-    result: dict[str, Any] = json.loads(out)
-    return result
-
-
-def loopml_source_state() -> str:
-    """The commit of the loopml checkout and the uncommitted changes under src/, if any."""
-    root = HERE.parent
-
-    def git(*args: str) -> str:
-        done = subprocess.run(
-            ["git", "-C", str(root), *args], capture_output=True, text=True, check=False
-        )
-        return done.stdout.strip() if done.returncode == 0 else ""
-
-    commit = git("rev-parse", "--short", "HEAD") or "unknown commit"
-    changed = [line[3:] for line in git("status", "--porcelain", "--", "src").splitlines()]
-    if not changed:
-        return f"git {commit}, src/ clean"
-    return f"git {commit} + uncommitted changes in {', '.join(changed)}"
+    return run_worker_process(label, cmd, worker_env(side, synchronous), HERE, log_path)
 
 
 def ms(seconds: float) -> float:
@@ -672,16 +596,6 @@ def build_rows(results: dict[str, dict[str, Any]], labels: Sequence[str]) -> lis
     return rows
 
 
-def fmt(value: float | None) -> str:
-    if value is None:
-        return "—"
-    if value >= 100:
-        return f"{value:,.0f}"
-    if value >= 10:
-        return f"{value:.1f}"
-    return f"{value:.2f}"
-
-
 def verdict(row: Row, mlflow: float | None, loopml: float | None) -> str:
     if row.absolute_target is not None:
         return "—" if loopml is None else ("yes" if loopml < row.absolute_target else "NO")
@@ -718,39 +632,17 @@ def table_lines(rows: Sequence[Row]) -> tuple[list[str], list[list[str]]]:
             [
                 row.operation,
                 row.unit,
-                fmt(m),
-                fmt(lo),
+                fmt(m, small_decimals=2),
+                fmt(lo, small_decimals=2),
                 ratio(m, lo),
                 row.target,
                 verdict(row, m, lo),
-                fmt(lf),
+                fmt(lf, small_decimals=2),
                 ratio(m, lf),
                 verdict(row, m, lf),
             ]
         )
     return header, body
-
-
-def print_table(header: list[str], body: list[list[str]]) -> None:
-    try:
-        from rich.console import Console
-        from rich.markup import escape
-        from rich.table import Table
-    except ImportError:  # plain text
-        print(markdown_table(header, body))
-        return
-    table = Table(title="Tracking: MLflow time / loopml time (higher ratio = loopml faster)")
-    for i, name in enumerate(header):
-        table.add_column(name, justify="left" if i < 2 or name == "target" else "right")
-    for line in body:
-        table.add_row(*(escape(cell) for cell in line))
-    Console(width=200).print(table)
-
-
-def markdown_table(header: list[str], body: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cell or " " for cell in line) + " |" for line in body]
-    return "\n".join(lines)
 
 
 def cross_check(results: dict[str, dict[str, Any]]) -> list[str]:
@@ -793,8 +685,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     started = time.perf_counter()
-    source = loopml_source_state()
-    mlflow_python = ensure_mlflow_venv()
+    source = source_state(HERE.parent, list_paths=True)
+    mlflow_python = ensure_venv(VENV, {"mlflow": MLFLOW_VERSION})
     mlflow_sizes = [s for s in SEARCH_SIZES if not (args.quick and s > 1_000)]
     results = {
         "loopml": run_side(
@@ -831,7 +723,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for note in notes:
         print(note)
     print()
-    print_table(header, body)
+    print_table("Tracking: MLflow time / loopml time (higher ratio = loopml faster)", header, body)
     print(f"\nwall time: {elapsed:.0f} s")
     if args.json:
         raw = {
