@@ -19,6 +19,16 @@ MODULES = [
     "loopml.models.signature",
     "loopml.models.flavors.pyfunc",
     "loopml.registry.client",
+    "loopml.core.snapshots",
+    "loopml.data._frames",
+    "loopml.data.sampling",
+    "loopml.data.splits",
+    "loopml.data.sources",
+    "loopml.data.schema",
+    "loopml.data.expectations",
+    "loopml.data.digest",
+    "loopml.data.profiling",
+    "loopml.data.validation",
 ]
 
 

@@ -126,7 +126,7 @@ def test_optional_libraries_are_not_imported_to_detect_or_name_a_flavor() -> Non
         assert detect_flavor(Rule()).name == "pyfunc"
         for name in FLAVOR_NAMES:
             get_flavor(name)
-        heavy = ["xgboost", "lightgbm", "onnx", "onnxruntime", "skl2onnx", "cloudpickle"]
+        heavy = ["xgboost", "lightgbm", "onnx", "onnxruntime", "skl2onnx"]
         print([m for m in heavy if m in sys.modules])
         """
     )

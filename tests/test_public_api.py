@@ -18,6 +18,7 @@ EXPECTED = {
     "IntegrityError", "NotTrusted", "ModelVersion", "RegisteredModel", "LoadedModel",
     "save_model", "Signature", "SignatureMismatch", "infer_signature", "ModelInfo",
     "ModelRegistry", "load_model", "log_model", "register_model",
+    "data",
 }  # fmt: skip
 
 
@@ -49,6 +50,12 @@ def test_submodule_all_lists_resolve() -> None:
         "loopml.models.package",
         "loopml.models.conformance",
         "loopml.registry",
+        "loopml.data",
+        "loopml.data.sources",
+        "loopml.data.sampling",
+        "loopml.data.splits",
+        "loopml.core.snapshots",
+        "loopml.store.data",
     ):
         mod = importlib.import_module(module)
         for name in mod.__all__:

@@ -240,7 +240,7 @@ def test_upgrade_from_0001_keeps_rows_and_widens_keys(
             {"o": "run:" + RUN_ID, "d": SHA},
         )
         write_audit(conn, "ana", "experiment.create", "experiment", "1", None, {"name": "e"})
-    database.upgrade()
+    database.upgrade("0002")
     assert database.current_revision() == "0002"
     index = SqlArtifactIndex(database)
     assert [f.digest for f in index.iter_artifact_files("run:" + RUN_ID)] == [SHA]

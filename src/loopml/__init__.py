@@ -14,7 +14,13 @@ conventions::
 
     loopml.ModelRegistry().set_alias("flight-delay", "champion", info.registered_version.version)
     loopml.load_model("models:/flight-delay@champion").predict(X)
+
+The data layer lives in ``loopml.data`` (sources, schema and validation, snapshots, sampling,
+splits).
 """
+
+import importlib
+from typing import Any
 
 from loopml._version import __version__
 from loopml.core.entities import (
@@ -109,6 +115,7 @@ __all__ = [
     "ViewType",
     "__version__",
     "active_run",
+    "data",
     "end_run",
     "get_tracking_uri",
     "infer_signature",
@@ -132,3 +139,11 @@ __all__ = [
     "set_tracking_uri",
     "start_run",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``loopml.data`` is imported on first use: it brings pyarrow and DuckDB, which tracking
+    alone does not need."""
+    if name == "data":
+        return importlib.import_module("loopml.data")
+    raise AttributeError(f"module 'loopml' has no attribute {name!r}")

@@ -8,6 +8,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from loopml.cli.data import data_app
 from loopml.cli.models import models_app
 from loopml.cli.render import compare_table, experiments_table, format_ms, format_value, runs_table
 from loopml.cli.state import STATE, console
@@ -309,4 +310,5 @@ def register(app: typer.Typer) -> None:
     app.add_typer(runs_app, name="runs")
     app.add_typer(db_app, name="db")
     app.add_typer(models_app, name="models")
+    app.add_typer(data_app, name="data")
     app.command("gc")(gc)

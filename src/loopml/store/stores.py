@@ -20,6 +20,7 @@ from loopml.store.sql import (
     Database,
     SqlArtifactIndex,
     SqlRegistryStore,
+    SqlSnapshotStore,
     SqlTrackingStore,
 )
 
@@ -28,8 +29,8 @@ __all__ = ["Stores", "clear_store_cache", "open_stores", "resolve_tracking_uri"]
 
 @dataclass(frozen=True)
 class Stores:
-    """The metadata store (tracking, artifact index, model registry) and the blob store of one
-    location."""
+    """The metadata store (tracking, artifact index, model registry, dataset snapshots) and the
+    blob store of one location."""
 
     tracking_uri: str
     artifact_uri: str
@@ -38,6 +39,7 @@ class Stores:
     artifact_index: SqlArtifactIndex
     blobs: ArtifactStore
     registry: SqlRegistryStore
+    snapshots: SqlSnapshotStore
 
 
 _CACHE: dict[tuple[str, str], Stores] = {}
@@ -101,6 +103,7 @@ def open_stores(tracking_uri: str | None = None, settings: Settings | None = Non
             artifact_index=SqlArtifactIndex(database),
             blobs=open_artifact_store(artifact_url),
             registry=SqlRegistryStore(database),
+            snapshots=SqlSnapshotStore(database),
         )
         _CACHE[key] = stores
         return stores

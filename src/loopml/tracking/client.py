@@ -245,9 +245,14 @@ class Client:
         name: str | None = None,
         source: str = "",
     ) -> DatasetInput:
-        """Link a dataset to a run: a ``DatasetInput`` or a pandas DataFrame (hashed here)."""
+        """Link a dataset to a run: a ``DatasetInput``, a snapshot (any object with
+        ``to_dataset_input(context)``, such as :class:`loopml.core.snapshots.Snapshot`, which
+        names itself: ``name`` and ``source`` are for frames), or a pandas DataFrame (hashed
+        here)."""
         if isinstance(dataset, DatasetInput):
             ref = dataset if not context else _replace_context(dataset, context)
+        elif callable(getattr(dataset, "to_dataset_input", None)):
+            ref = _snapshot_input(dataset, context, name, source)
         else:
             ref = dataset_input_from_frame(dataset, name or "dataset", context, source)
         self.log_inputs(run_id, [ref])
@@ -446,3 +451,27 @@ def _replace_context(dataset: DatasetInput, context: str) -> DatasetInput:
     from dataclasses import replace
 
     return replace(dataset, context=context)
+
+
+def _snapshot_input(snapshot: Any, context: str, name: str | None, source: str) -> DatasetInput:
+    """The run input of a snapshot: the snapshot's own name, digest and ref, never renamed (a
+    model's lineage must name the data exactly as stored)."""
+    if name is not None or source:
+        raise InvalidInput(
+            user_message(
+                "log_input of a snapshot",
+                "takes no name or source: the snapshot records its own",
+                name if name is not None else source,
+                "drop name=/source=, or snapshot the data under the name you want",
+            )
+        )
+    ref = snapshot.to_dataset_input(context)
+    if not isinstance(ref, DatasetInput):
+        raise InvalidInput(
+            user_message(
+                "to_dataset_input()",
+                "must return a loopml DatasetInput",
+                type(ref).__name__,
+            )
+        )
+    return ref

@@ -344,5 +344,6 @@ def log_figure(figure: Any, artifact_file: str) -> str:
 def log_input(
     dataset: Any, context: str = "", name: str | None = None, source: str = ""
 ) -> DatasetInput:
-    """Record that the active run used ``dataset`` (a DataFrame or a ``DatasetInput``)."""
+    """Record that the active run used ``dataset``: a snapshot (``loopml.data.snapshots(...)``),
+    a DataFrame or a ``DatasetInput``."""
     return _get_client().log_input(_require_active(), dataset, context, name, source)

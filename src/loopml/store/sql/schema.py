@@ -45,11 +45,14 @@ __all__ = [
     "registered_models",
     "run_inputs",
     "runs",
+    "snapshot_names",
+    "snapshot_tags",
+    "snapshots",
     "tags",
 ]
 
 #: The Alembic revision this code expects; a test pins it to the migrations' head.
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 
 _NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -224,7 +227,7 @@ run_inputs = Table(
 _OBJECT_KEY_LENGTH = 512
 
 #: The logical-path index over the content-addressed blob store. ``owner`` says who holds the
-#: file (``run:<run_id>``, ``model:<name>/<version>``; dataset snapshots later), so garbage
+#: file (``run:<run_id>``, ``model:<name>/<version>``, ``snapshot:<snapshot_id>``), so garbage
 #: collection can find unreferenced blobs with one query.
 artifacts = Table(
     "artifacts",
@@ -335,4 +338,59 @@ model_aliases = Table(
     PrimaryKeyConstraint("name", "alias"),
     ForeignKeyConstraint(["name", "version"], ["model_versions.name", "model_versions.version"]),
     Index("ix_model_aliases_name_version", "name", "version"),
+)
+
+# -- dataset snapshots (revision 0003) ------------------------------------------------------------
+
+#: A snapshot name and the number its next version gets: as ``registered_models.next_version``,
+#: incremented by the transaction that inserts the version, so concurrent snapshots of one name
+#: get consecutive numbers and a deleted number is never reused. Rows are never deleted.
+snapshot_names = Table(
+    "snapshot_names",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("next_version", Integer, nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated_time", BigInteger, nullable=False),
+)
+
+#: One immutable snapshot. ``digest`` is the canonical content hash of the data (unique per name:
+#: identical data is stored once), ``blob_digest`` the sha256 of its Parquet file; ``schema``,
+#: ``profile`` and ``source`` are JSON objects; ``parent`` is a ref (``name@version``) without a
+#: foreign key, so a child keeps naming a parent deleted later.
+snapshots = Table(
+    "snapshots",
+    metadata,
+    Column("snapshot_id", String(32), primary_key=True),
+    Column("name", String(256), ForeignKey("snapshot_names.name"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("blob_digest", String(64), nullable=False),
+    Column("blob_size", BigInteger, nullable=False),
+    Column("num_rows", BigInteger, nullable=False),
+    Column("num_columns", Integer, nullable=False),
+    Column("schema", Text, nullable=False),
+    Column("profile", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("parent", String(_OBJECT_KEY_LENGTH), nullable=True),
+    Column("git_commit", String(64), nullable=True),
+    Column("user_id", String(256), nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    Column("description", Text, nullable=False),
+    UniqueConstraint("name", "version"),
+    UniqueConstraint("name", "digest"),
+)
+
+snapshot_tags = Table(
+    "snapshot_tags",
+    metadata,
+    Column(
+        "snapshot_id",
+        String(32),
+        ForeignKey("snapshots.snapshot_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("snapshot_id", "key"),
 )
