@@ -7,8 +7,10 @@ workers inside the peer's virtualenv (e.g. MLflow's), where loopml is not instal
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -21,10 +23,12 @@ __all__ = [
     "ensure_venv",
     "fmt",
     "load_average",
+    "loopml_fingerprint",
     "markdown_table",
     "print_table",
     "progress",
     "run_worker_process",
+    "snapshot_loopml",
     "source_state",
     "venv_python",
 ]
@@ -141,9 +145,10 @@ def source_state(root: Path, *, list_paths: bool = False) -> str:
         done = subprocess.run(
             ["git", "-C", str(root), *args], capture_output=True, text=True, check=False
         )
-        return done.stdout.strip() if done.returncode == 0 else ""
+        # Not stripped: a porcelain line starts with a status column that may be a space.
+        return done.stdout if done.returncode == 0 else ""
 
-    commit = git("rev-parse", "--short", "HEAD") or "unknown commit"
+    commit = git("rev-parse", "--short", "HEAD").strip() or "unknown commit"
     changed = [line[3:] for line in git("status", "--porcelain", "--", "src").splitlines()]
     if not changed:
         return f"git {commit}, src/ clean"
@@ -188,3 +193,31 @@ def print_table(
     for line in body:
         table.add_row(*(escape(cell) for cell in line))
     Console(width=200).print(table)
+
+
+def loopml_fingerprint(root: Path | None = None) -> str:
+    """sha256 (12 hex digits) of a loopml package's .py files (default: the imported one)."""
+    if root is None:
+        import loopml
+
+        root = Path(loopml.__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def snapshot_loopml(checkout: Path, shared: Path) -> tuple[Path, str, Path]:
+    """Copy ``checkout``'s ``src/loopml`` (the code ``source_state`` describes; the imported
+    package when the checkout has none) into ``shared``. Loopml workers import that frozen copy
+    (PYTHONPATH), so edits to src/ during a run cannot mix two versions. Returns (the directory to
+    put on PYTHONPATH, the copy's fingerprint, where it was copied from)."""
+    source = checkout / "src" / "loopml"
+    if not (source / "__init__.py").exists():
+        import loopml
+
+        source = Path(loopml.__file__).parent
+    target = shared / "snapshot"
+    shutil.copytree(source, target / "loopml", ignore=shutil.ignore_patterns("__pycache__"))
+    return target, loopml_fingerprint(target / "loopml"), source

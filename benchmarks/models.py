@@ -66,10 +66,12 @@ from _peers import (
     ensure_venv,
     fmt,
     load_average,
+    loopml_fingerprint,
     markdown_table,
     print_table,
     progress,
     run_worker_process,
+    snapshot_loopml,
     source_state,
 )
 
@@ -214,33 +216,6 @@ def versions_of(distributions: Sequence[str]) -> dict[str, str]:
 
 
 # -- loopml workers -------------------------------------------------------------------------------
-
-
-def loopml_fingerprint(root: Path | None = None) -> str:
-    """sha256 (12 hex digits) of a loopml package's .py files (default: the imported one)."""
-    if root is None:
-        import loopml
-
-        root = Path(loopml.__file__).parent
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        digest.update(path.relative_to(root).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
-
-
-def snapshot_loopml(shared: Path) -> tuple[Path, str]:
-    """Copy the loopml package this interpreter imports into ``shared``; the loopml workers import
-    that frozen copy (PYTHONPATH), so edits to src/ during a run cannot mix two versions."""
-    import loopml
-
-    target = shared / "snapshot"
-    shutil.copytree(
-        Path(loopml.__file__).parent,
-        target / "loopml",
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
-    return target, loopml_fingerprint(target / "loopml")
 
 
 def worker_loopml_model(spec: Mapping[str, Any], tmp: Path) -> dict[str, Any]:
@@ -932,7 +907,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     shared = Path(tempfile.mkdtemp(prefix="bench-models-shared-"))
     try:
-        snapshot, fingerprint = snapshot_loopml(shared)
+        snapshot, fingerprint, _ = snapshot_loopml(HERE.parent, shared)
         progress(f"loopml snapshot {fingerprint} (workers import it from {snapshot})")
         spec = build_model(shared, float(settings["mb"]))
         spec.update(

@@ -13,13 +13,13 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 import loopml
+from _harness import AWAIT_GO, CHILD_ARGS, child_env, run_released, wait_for
 from loopml.core.entities import Metric, Run, RunStatus
 from loopml.store.stores import clear_store_cache
 
@@ -29,24 +29,19 @@ CHILDREN = 8
 #: Each child logs SINGLE_POINTS with log_metric and as many again in batches of BATCH_SIZE.
 SINGLE_POINTS = 1000
 BATCH_SIZE = 100
-STARTUP_TIMEOUT = 60.0
 
-_PRELUDE = r"""
-import json, sys, time
-from pathlib import Path
-
-uri, workdir, index = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+_PRELUDE = (
+    CHILD_ARGS
+    + r"""
+import json
 import loopml
 from loopml import Metric
-
-(workdir / f"ready-{index}").touch()
-deadline = time.monotonic() + 60
-while not (workdir / "go").exists():
-    if time.monotonic() > deadline:
-        sys.exit("child: no go signal within 60 s")
-    time.sleep(0.002)
+"""
+    + AWAIT_GO
+    + r"""
 started = time.time()
 """
+)
 
 # Every child logs the same pattern: 100 log_metric calls, then one log_batch of 100 points, ten
 # times over, so both write paths run under contention. Values encode (child, step).
@@ -121,62 +116,14 @@ while True:  # until SIGKILL: no atexit handler runs, the run stays RUNNING
 """
 
 
-def _child_env() -> dict[str, str]:
-    return {**os.environ, "LOOPML_RECORD_GIT": "false", "PYTHONUNBUFFERED": "1"}
-
-
 def _script(body: str) -> str:
     return body.replace("SINGLE_POINTS", str(SINGLE_POINTS)).replace("BATCH_SIZE", str(BATCH_SIZE))
 
 
-def _wait_for(
-    condition: Callable[[], bool], procs: Sequence[subprocess.Popen[str]], what: str
-) -> None:
-    """Poll ``condition``; fail early with a child's stderr if one dies first."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while not condition():
-        for proc in procs:
-            if proc.poll() is not None:
-                _, err = proc.communicate()
-                pytest.fail(f"a child exited with {proc.returncode} before {what}:\n{err}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {STARTUP_TIMEOUT} s waiting for {what}")
-        time.sleep(0.01)
-
-
 def _run_children(script: str, uri: str, workdir: Path, *args: str) -> list[str]:
     """Start CHILDREN copies of ``script``, release them together; return their run ids."""
-    workdir.mkdir()
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", _script(script), uri, str(workdir), str(i), *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=_child_env(),
-        )
-        for i in range(CHILDREN)
-    ]
-    try:
-        _wait_for(
-            lambda: all((workdir / f"ready-{i}").exists() for i in range(CHILDREN)),
-            procs,
-            "every child is ready",
-        )
-        (workdir / "go").touch()
-        outputs = [proc.communicate(timeout=120) for proc in procs]
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    failures = [
-        f"child {i} exited with {proc.returncode}:\n{err}"
-        for i, (proc, (_, err)) in enumerate(zip(procs, outputs, strict=True))
-        if proc.returncode != 0 or "Traceback" in err
-    ]
-    assert not failures, "\n".join(failures)
-    reports = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+    outputs = run_released(_script(script), uri, workdir, CHILDREN, *args)
+    reports = [json.loads(out.strip().splitlines()[-1]) for out in outputs]
     # They contended: every child was still logging when the last one started.
     last_start = max(r["started"] for r in reports)
     first_end = min(r["finished"] for r in reports)
@@ -274,13 +221,13 @@ def test_killed_writer_leaves_a_consistent_store(tracking_uri: str, tmp_path: Pa
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=_child_env(),
+        env=child_env(),
     )
     try:
-        _wait_for(ready.exists, [victim], "the victim's readiness file")
+        wait_for(ready.exists, [victim], "the victim's readiness file")
         victim_id = ready.read_text()
         # Kill it in the middle of its logging loop, with writes in flight.
-        _wait_for(
+        wait_for(
             lambda: len(client.get_metric_history(victim_id, "loop")) >= 20,
             [victim],
             "the victim's logging loop",

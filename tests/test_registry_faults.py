@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import random
-import signal
-import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 
 import loopml
+from _harness import kill_mid_write
 from loopml import ModelRegistry
 
 _WORKER = textwrap.dedent(
@@ -38,23 +33,8 @@ _WORKER = textwrap.dedent(
 @pytest.mark.slow
 def test_killed_registrations_leave_only_complete_versions(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    script = tmp_path / "worker.py"
-    script.write_text(_WORKER)
-    rng = random.Random(20261123)
-    env = {**os.environ, "LOOPML_RECORD_GIT": "false"}
-    for attempt in range(6):
-        proc = subprocess.Popen(
-            [sys.executable, str(script), str(home), str(attempt)],
-            stdout=subprocess.PIPE,
-            env=env,
-        )
-        assert proc.stdout is not None
-        assert proc.stdout.readline() == b"logging\n"  # the first one completes
-        assert proc.stdout.readline() == b"logging\n"  # the second is in flight: kill it
-        time.sleep(rng.uniform(0.0, 0.25))  # log + register takes ~0.1-0.3 s here
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-        proc.stdout.close()
+    # log + register takes ~0.1-0.3 s here
+    kill_mid_write(_WORKER, home, tmp_path, marker="logging", max_delay=0.25)
     loopml.set_tracking_uri(str(home))
     registry = ModelRegistry(client=loopml.tracking.get_client())
     versions = sorted(v.version for v in registry.search_model_versions("killed", max_results=1000))

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import itertools
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +17,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from _harness import AWAIT_GO, CHILD_ARGS, run_released
 from conftest import BACKEND_PARAMS, conformance_params
 from loopml.core.entities import Page
 from loopml.core.ids import now_ms
@@ -218,17 +217,10 @@ def test_open_stores_has_a_registry(tmp_path: Path) -> None:
     assert stores.registry.get_latest_version("churn").version == 1
 
 
-@pytest.mark.parametrize("backend", BACKEND_PARAMS)
-def test_upgrade_from_0001_keeps_rows_and_widens_keys(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
+def test_upgrade_from_0001_keeps_rows_and_widens_keys(tracking_uri: str) -> None:
     """A 0001 database with artifacts and audit rows upgrades to 0002 with every row intact,
     and then holds owner keys and object ids of 256-character model names."""
-    if backend == "sqlite":
-        uri = f"sqlite:///{tmp_path / 'old.db'}"
-    else:
-        uri = request.getfixturevalue("postgres_url")
-    database = Database(uri)
+    database = Database(tracking_uri)
     database.upgrade("0001")
     assert database.current_revision() == "0001"
     with database.write() as conn:
@@ -260,21 +252,17 @@ def test_upgrade_from_0001_keeps_rows_and_widens_keys(
 PROCESSES = 4
 PER_PROCESS = 10
 
-_WORKER = r"""
-import sys, time
-from pathlib import Path
-
-uri, workdir, index, count = sys.argv[1], Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+_WORKER = (
+    CHILD_ARGS
+    + r"""
 from loopml.core.registry import Lineage
 from loopml.store.sql import Database, SqlRegistryStore
 
+count = int(sys.argv[4])
 store = SqlRegistryStore(Database(uri))
-(workdir / f"ready-{index}").touch()
-deadline = time.monotonic() + 60
-while not (workdir / "go").exists():
-    if time.monotonic() > deadline:
-        sys.exit("child: no go signal within 60 s")
-    time.sleep(0.002)
+"""
+    + AWAIT_GO
+    + r"""
 for _ in range(count):
     version = store.create_model_version(
         "raced", f"child {index}", "sklearn", [("MLmodel", "0" * 64, 1)], Lineage(),
@@ -282,50 +270,19 @@ for _ in range(count):
     )
     print(version.version, flush=True)
 """
-
-
-def _race(uri: str, workdir: Path) -> list[list[int]]:
-    """Run PROCESSES children registering PER_PROCESS versions of one new name at once; return
-    the numbers each child got, in its order."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    children = [
-        subprocess.Popen(
-            [sys.executable, "-c", _WORKER, uri, str(workdir), str(i), str(PER_PROCESS)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for i in range(PROCESSES)
-    ]
-    try:
-        deadline = time.monotonic() + 60
-        while len(list(workdir.glob("ready-*"))) < PROCESSES:
-            assert time.monotonic() < deadline, "children did not start within 60 s"
-            assert all(c.poll() is None for c in children), "a child exited before the start"
-            time.sleep(0.01)
-        (workdir / "go").touch()
-        outputs = [c.communicate(timeout=120) for c in children]
-    finally:
-        for child in children:
-            if child.poll() is None:
-                child.kill()
-    for child, (_, err) in zip(children, outputs, strict=True):
-        assert child.returncode == 0, err
-    return [[int(line) for line in out.split()] for out, _ in outputs]
+)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", BACKEND_PARAMS)
 def test_processes_registering_one_name_get_consecutive_numbers(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+    tracking_uri: str, tmp_path: Path
 ) -> None:
-    if backend == "sqlite":
-        uri = f"sqlite:///{tmp_path / 'meta' / 'loopml.db'}"
-    else:
-        uri = request.getfixturevalue("postgres_url")
-    database = Database(uri)
+    """PROCESSES children register PER_PROCESS versions of one new name at once; ``got`` holds
+    the numbers each child got, in its order."""
+    database = Database(tracking_uri)
     database.ensure_schema()
-    got = _race(uri, tmp_path / "race")
+    outputs = run_released(_WORKER, tracking_uri, tmp_path / "race", PROCESSES, str(PER_PROCESS))
+    got = [[int(line) for line in out.split()] for out in outputs]
     total = PROCESSES * PER_PROCESS
     for numbers in got:
         assert len(numbers) == PER_PROCESS

@@ -12,8 +12,6 @@ from __future__ import annotations
 import doctest
 import hashlib
 import itertools
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 import loopml.core.snapshots
+from _harness import AWAIT_GO, CHILD_ARGS, run_released
 from conftest import BACKEND_PARAMS, conformance_params
 from loopml.core.errors import InvalidInput
 from loopml.core.snapshots import (
@@ -265,20 +264,13 @@ def test_open_stores_has_a_snapshot_store(tmp_path: Path) -> None:
     assert stores.snapshots.get_latest_snapshot("flights") == made
 
 
-@pytest.mark.parametrize("backend", BACKEND_PARAMS)
-def test_upgrade_from_0002_keeps_rows(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
+def test_upgrade_from_0002_keeps_rows(tracking_uri: str) -> None:
     """A 0002 database with a registered model upgrades to 0003 with the model intact, and
     then stores snapshots."""
     from loopml.core.registry import Lineage
     from loopml.store.sql import SqlRegistryStore
 
-    if backend == "sqlite":
-        uri = f"sqlite:///{tmp_path / 'old.db'}"
-    else:
-        uri = request.getfixturevalue("postgres_url")
-    database = Database(uri)
+    database = Database(tracking_uri)
     database.upgrade("0002")
     registry = SqlRegistryStore(database)
     registry.create_model_version("churn", "src", "sklearn", [("MLmodel", SHA, 1)], Lineage())
@@ -295,21 +287,18 @@ def test_upgrade_from_0002_keeps_rows(
 PROCESSES = 4
 PER_PROCESS = 8
 
-_WORKER = r"""
-import hashlib, sys, time
-from pathlib import Path
-
-uri, workdir, index, count = sys.argv[1], Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+_WORKER = (
+    CHILD_ARGS
+    + r"""
+import hashlib
 from loopml.core.snapshots import SnapshotDraft
 from loopml.store.sql import Database, SqlSnapshotStore
 
+count = int(sys.argv[4])
 store = SqlSnapshotStore(Database(uri))
-(workdir / f"ready-{index}").touch()
-deadline = time.monotonic() + 60
-while not (workdir / "go").exists():
-    if time.monotonic() > deadline:
-        sys.exit("child: no go signal within 60 s")
-    time.sleep(0.002)
+"""
+    + AWAIT_GO
+    + r"""
 for i in range(count):
     digest = hashlib.sha256(f"{index}-{i}".encode()).hexdigest()
     draft = SnapshotDraft("raced", digest, "0" * 64, 1, 1, 1)
@@ -317,50 +306,19 @@ for i in range(count):
     print(store.create_snapshot(draft, actor=f"child-{index}").version, flush=True)
     print("shared", store.create_snapshot(shared).snapshot_id, flush=True)
 """
-
-
-def _race(uri: str, workdir: Path) -> list[str]:
-    """Run PROCESSES children snapshotting PER_PROCESS new data each, plus one shared piece of
-    data each time, under one new name at once; return their output lines."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    children = [
-        subprocess.Popen(
-            [sys.executable, "-c", _WORKER, uri, str(workdir), str(i), str(PER_PROCESS)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for i in range(PROCESSES)
-    ]
-    try:
-        deadline = time.monotonic() + 60
-        while len(list(workdir.glob("ready-*"))) < PROCESSES:
-            assert time.monotonic() < deadline, "children did not start within 60 s"
-            assert all(c.poll() is None for c in children), "a child exited before the start"
-            time.sleep(0.01)
-        (workdir / "go").touch()
-        outputs = [c.communicate(timeout=120) for c in children]
-    finally:
-        for child in children:
-            if child.poll() is None:
-                child.kill()
-    for child, (_, err) in zip(children, outputs, strict=True):
-        assert child.returncode == 0, err
-    return list(itertools.chain.from_iterable(out.splitlines() for out, _ in outputs))
+)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", BACKEND_PARAMS)
 def test_processes_snapshotting_one_name_get_consecutive_numbers(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+    tracking_uri: str, tmp_path: Path
 ) -> None:
-    if backend == "sqlite":
-        uri = f"sqlite:///{tmp_path / 'meta' / 'loopml.db'}"
-    else:
-        uri = request.getfixturevalue("postgres_url")
-    database = Database(uri)
+    """PROCESSES children snapshot PER_PROCESS new data each, plus one shared piece of data each
+    time, under one new name at once."""
+    database = Database(tracking_uri)
     database.ensure_schema()
-    lines = _race(uri, tmp_path / "race")
+    outputs = run_released(_WORKER, tracking_uri, tmp_path / "race", PROCESSES, str(PER_PROCESS))
+    lines = list(itertools.chain.from_iterable(out.splitlines() for out in outputs))
     shared = {line.split()[1] for line in lines if line.startswith("shared")}
     numbers = sorted(int(line) for line in lines if not line.startswith("shared"))
     assert len(shared) == 1, "the same data got several snapshots"

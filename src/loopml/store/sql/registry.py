@@ -17,11 +17,9 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql as pg_dialect
-from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -41,6 +39,19 @@ from loopml.core.registry import (
 from loopml.core.settings import default_user
 from loopml.core.validation import validate_tag, validate_user
 from loopml.store.registry import model_version_owner
+from loopml.store.sql._shared import (
+    by_code_point,
+    check_max_results,
+    dialect_insert,
+    insert_if_absent,
+    latest_version,
+    lock_row,
+    name_exists,
+    newest_audit_events,
+    page_bounds,
+    read_page,
+    take_next_version,
+)
 from loopml.store.sql.audit import write_audit
 from loopml.store.sql.database import Database, in_chunks
 from loopml.store.sql.registry_checks import (
@@ -66,20 +77,13 @@ from loopml.store.sql.schema import (
     registered_model_tags,
     registered_models,
 )
-from loopml.store.sql.search import (
-    LIKE_ESCAPE,
-    decode_page_token,
-    encode_page_token,
-    escape_like,
-)
-from loopml.store.tracking import SEARCH_MAX_RESULTS_LIMIT
+from loopml.store.sql.search import LIKE_ESCAPE, escape_like
 
 __all__ = ["SqlRegistryStore"]
 
 _MODEL = "registered_model"
 _VERSION = "model_version"
 _READY = "READY"
-_T = TypeVar("_T")
 #: Every column of a version except the card, which only get_model_card reads.
 _VERSION_COLUMNS = tuple(c for c in model_versions.c if c.name != "card")
 
@@ -149,7 +153,7 @@ class SqlRegistryStore:
 
     def __init__(self, database: Database) -> None:
         self.db = database
-        self._insert = sqlite_dialect.insert if database.dialect == "sqlite" else pg_dialect.insert
+        self._insert = dialect_insert(database)
 
     # -- SQL helpers ------------------------------------------------------------------------------
 
@@ -160,57 +164,16 @@ class SqlRegistryStore:
             return sa.func.loopml_lower(value)
         return sa.func.lower(value)
 
-    def _by_code_point(self, column: Any) -> Any:
-        """Names sort by code point on both backends, whatever the database's collation."""
-        return column.collate("C") if self.db.dialect == "postgresql" else column
-
-    @staticmethod
-    def _max_results(value: object) -> int:
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int)
-            or not (0 < value <= SEARCH_MAX_RESULTS_LIMIT)
-        ):
-            raise InvalidInput(
-                user_message(
-                    "max_results",
-                    f"must be an integer from 1 to {SEARCH_MAX_RESULTS_LIMIT}",
-                    value,
-                    "page through larger results with page_token",
-                )
-            )
-        return value
-
-    def _page(
-        self,
-        query: sa.Select[Any],
-        limit: int,
-        offset: int,
-        load: Callable[[Connection, Sequence[Any]], list[_T]],
-    ) -> Page[_T]:
-        """The ``limit`` rows of ``query`` after ``offset``, loaded as entities, and the token of
-        the next page if there is one."""
-        with self.db.read() as conn:
-            rows = conn.execute(query.limit(limit + 1).offset(offset)).all()
-            items = load(conn, rows[:limit])
-        token = encode_page_token(offset + limit) if len(rows) > limit else None
-        return Page(tuple(items), token)
-
     @staticmethod
     def _require_model(conn: Connection, name: str) -> None:
         """NotFound unless the model exists (without locking it)."""
-        exists = conn.execute(
-            sa.select(registered_models.c.name).where(registered_models.c.name == name)
-        ).first()
-        if exists is None:
+        if not name_exists(conn, registered_models, name):
             raise model_not_found(name)
 
     @staticmethod
     def _lock_model(conn: Connection, name: str) -> Any:
         """The model's row, locked until the transaction ends; NotFound if absent."""
-        row = conn.execute(
-            sa.select(registered_models).where(registered_models.c.name == name).with_for_update()
-        ).first()
+        row = lock_row(conn, registered_models, name)
         if row is None:
             raise model_not_found(name)
         return row
@@ -218,26 +181,16 @@ class SqlRegistryStore:
     def _insert_model(self, conn: Connection, name: str, description: str, now: int) -> bool:
         """Insert the model unless the name is taken; whether it inserted. Racing inserts of one
         name wait for each other (PostgreSQL) or run one after the other (SQLite)."""
-        inserted = conn.execute(
-            self._insert(registered_models)
-            .values(
-                name=name,
-                description=description,
-                creation_time=now,
-                last_updated_time=now,
-                next_version=1,
-            )
-            .on_conflict_do_nothing(index_elements=[registered_models.c.name])
-            .returning(registered_models.c.name)
-        ).first()
-        return inserted is not None
-
-    @staticmethod
-    def _latest(conn: Connection, name: str) -> int | None:
-        latest: int | None = conn.execute(
-            sa.select(sa.func.max(model_versions.c.version)).where(model_versions.c.name == name)
-        ).scalar_one_or_none()
-        return latest
+        return insert_if_absent(
+            conn,
+            self._insert,
+            registered_models,
+            name=name,
+            description=description,
+            creation_time=now,
+            last_updated_time=now,
+            next_version=1,
+        )
 
     def _require_version(self, conn: Connection, name: str, version: int) -> Any:
         """The version's full row (card included); NotFound naming the model or the version."""
@@ -248,7 +201,7 @@ class SqlRegistryStore:
         ).first()
         if row is None:
             self._require_model(conn, name)
-            raise version_not_found(name, version, self._latest(conn, name))
+            raise version_not_found(name, version, latest_version(conn, model_versions, name))
         return row
 
     def _lock_version(self, conn: Connection, name: str, version: int) -> Any:
@@ -475,8 +428,7 @@ class SqlRegistryStore:
         max_results: int = 100,
         page_token: str | None = None,
     ) -> Page[RegisteredModel]:
-        limit = self._max_results(max_results)
-        offset = decode_page_token(page_token)
+        limit, offset = page_bounds(max_results, page_token)
         query = sa.select(registered_models)
         if name_contains:
             if not isinstance(name_contains, str):
@@ -485,8 +437,8 @@ class SqlRegistryStore:
             query = query.where(
                 self._fold(registered_models.c.name).like(self._fold(pattern), escape=LIKE_ESCAPE)
             )
-        query = query.order_by(self._by_code_point(registered_models.c.name))
-        return self._page(query, limit, offset, self._load_models)
+        query = query.order_by(by_code_point(self.db, registered_models.c.name))
+        return read_page(self.db, query, limit, offset, self._load_models)
 
     def update_registered_model(
         self, name: str, description: str, actor: str = ""
@@ -588,13 +540,8 @@ class SqlRegistryStore:
                     conn, actor, "registered_model.create", _Subject.model(name), None, after
                 )
             # The row lock this UPDATE takes queues concurrent registrations of ``name``.
-            counter = conn.execute(
-                registered_models.update()
-                .where(registered_models.c.name == name)
-                .values(next_version=registered_models.c.next_version + 1, last_updated_time=now)
-                .returning(registered_models.c.next_version)
-            ).scalar_one_or_none()
-            if counter is None:
+            number = take_next_version(conn, registered_models, name, now)
+            if number is None:
                 raise Conflict(
                     user_message(
                         f"registered model {name!r}",
@@ -604,7 +551,7 @@ class SqlRegistryStore:
                 )
             registered = ModelVersion(
                 name=name,
-                version=int(counter) - 1,
+                version=number,
                 creation_time=now,
                 last_updated_time=now,
                 source=source,
@@ -684,17 +631,16 @@ class SqlRegistryStore:
         max_results: int = 100,
         page_token: str | None = None,
     ) -> Page[ModelVersion]:
-        limit = self._max_results(max_results)
-        offset = decode_page_token(page_token)
+        limit, offset = page_bounds(max_results, page_token)
         query = sa.select(*_VERSION_COLUMNS)
         if name is not None:
             query = query.where(model_versions.c.name == name)
         if run_id is not None:
             query = query.where(model_versions.c.run_id == check_run_id(run_id))
         query = query.order_by(
-            self._by_code_point(model_versions.c.name), model_versions.c.version.desc()
+            by_code_point(self.db, model_versions.c.name), model_versions.c.version.desc()
         )
-        return self._page(query, limit, offset, self._load_versions)
+        return read_page(self.db, query, limit, offset, self._load_versions)
 
     def update_model_version(
         self, name: str, version: int, description: str, actor: str = ""
@@ -862,7 +808,7 @@ class SqlRegistryStore:
         max_results: int = 1000,
         model_name: str | None = None,
     ) -> list[AuditEvent]:
-        limit = self._max_results(max_results)
+        limit = check_max_results(max_results)
         query = sa.select(audit_events)
         if object_type is not None:
             query = query.where(audit_events.c.object_type == object_type)
@@ -883,25 +829,4 @@ class SqlRegistryStore:
                     ),
                 )
             )
-        # The newest ``limit`` events, returned oldest first.
-        query = query.order_by(audit_events.c.event_id.desc()).limit(limit)
-        with self.db.read() as conn:
-            rows = list(reversed(conn.execute(query).all()))
-        return [
-            AuditEvent(
-                event_id=r.event_id,
-                time=r.time,
-                actor=r.actor,
-                action=r.action,
-                object_type=r.object_type,
-                object_id=r.object_id,
-                before=_decode(r.before),
-                after=_decode(r.after),
-                reason=r.reason,
-            )
-            for r in rows
-        ]
-
-
-def _decode(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+        return newest_audit_events(self.db, query, limit)

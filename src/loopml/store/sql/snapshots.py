@@ -22,8 +22,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql as pg_dialect
-from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection
 
 from loopml.core.entities import Page
@@ -42,6 +40,20 @@ from loopml.core.snapshots import (
 )
 from loopml.core.validation import validate_user
 from loopml.store.data import SNAPSHOT_FILE, snapshot_owner
+from loopml.store.sql._shared import (
+    by_code_point,
+    check_max_results,
+    decode_json,
+    dialect_insert,
+    insert_if_absent,
+    latest_version,
+    lock_row,
+    name_exists,
+    newest_audit_events,
+    page_bounds,
+    read_page,
+    take_next_version,
+)
 from loopml.store.sql.audit import write_audit
 from loopml.store.sql.database import Database, in_chunks
 from loopml.store.sql.registry_checks import (
@@ -57,13 +69,7 @@ from loopml.store.sql.schema import (
     snapshot_tags,
     snapshots,
 )
-from loopml.store.sql.search import (
-    LIKE_ESCAPE,
-    decode_page_token,
-    encode_page_token,
-    escape_like,
-)
-from loopml.store.tracking import SEARCH_MAX_RESULTS_LIMIT
+from loopml.store.sql.search import LIKE_ESCAPE, escape_like
 
 __all__ = ["MAX_JSON_LENGTH", "SqlSnapshotStore"]
 
@@ -210,8 +216,37 @@ def _digest_not_found(name: str, digest: str) -> NotFound:
 # -- the store ------------------------------------------------------------------------------------
 
 
-def _decode(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+def _snapshot(values: Mapping[str, Any], tags: dict[str, str], created: bool | None) -> Snapshot:
+    """A snapshot from a ``snapshots`` row's columns (JSON still as text)."""
+    return Snapshot(
+        snapshot_id=values["snapshot_id"],
+        name=values["name"],
+        version=values["version"],
+        digest=values["digest"],
+        blob_digest=values["blob_digest"],
+        blob_size=values["blob_size"],
+        num_rows=values["num_rows"],
+        num_columns=values["num_columns"],
+        created_time=values["created_time"],
+        user_id=values["user_id"],
+        schema=decode_json(values["schema"]),
+        profile=decode_json(values["profile"]),
+        lineage=SnapshotLineage(
+            decode_json(values["source"]), values["parent"], values["git_commit"]
+        ),
+        description=values["description"],
+        tags=tags,
+        created=created,
+    )
+
+
+def _audit_summary(snapshot: Snapshot) -> dict[str, Any]:
+    """What an audit event records of a snapshot: all but the bulky schema and profile (in the
+    row already; the event says what changed)."""
+    summary = snapshot.to_dict()
+    for bulky in ("schema", "profile"):
+        del summary[bulky]
+    return summary
 
 
 class SqlSnapshotStore:
@@ -219,30 +254,9 @@ class SqlSnapshotStore:
 
     def __init__(self, database: Database) -> None:
         self.db = database
-        self._insert = sqlite_dialect.insert if database.dialect == "sqlite" else pg_dialect.insert
+        self._insert = dialect_insert(database)
 
     # -- helpers ----------------------------------------------------------------------------------
-
-    def _by_code_point(self, column: Any) -> Any:
-        """Names sort by code point on both backends, whatever the database's collation."""
-        return column.collate("C") if self.db.dialect == "postgresql" else column
-
-    @staticmethod
-    def _max_results(value: object) -> int:
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int)
-            or not 0 < value <= SEARCH_MAX_RESULTS_LIMIT
-        ):
-            raise InvalidInput(
-                user_message(
-                    "max_results",
-                    f"must be an integer from 1 to {SEARCH_MAX_RESULTS_LIMIT}",
-                    value,
-                    "page through larger results with page_token",
-                )
-            )
-        return value
 
     @staticmethod
     def _load(conn: Connection, rows: Sequence[Any], created: bool | None = None) -> list[Snapshot]:
@@ -256,41 +270,11 @@ class SqlSnapshotStore:
                 .order_by(snapshot_tags.c.key)
             ):
                 tag_map[snapshot_id][key] = value
-        return [
-            Snapshot(
-                snapshot_id=r.snapshot_id,
-                name=r.name,
-                version=r.version,
-                digest=r.digest,
-                blob_digest=r.blob_digest,
-                blob_size=r.blob_size,
-                num_rows=r.num_rows,
-                num_columns=r.num_columns,
-                created_time=r.created_time,
-                user_id=r.user_id,
-                schema=_decode(r.schema),
-                profile=_decode(r.profile),
-                lineage=SnapshotLineage(_decode(r.source), r.parent, r.git_commit),
-                description=r.description,
-                tags=tag_map[r.snapshot_id],
-                created=created,
-            )
-            for r in rows
-        ]
-
-    @staticmethod
-    def _latest(conn: Connection, name: str) -> int | None:
-        latest: int | None = conn.execute(
-            sa.select(sa.func.max(snapshots.c.version)).where(snapshots.c.name == name)
-        ).scalar_one_or_none()
-        return latest
+        return [_snapshot(r._mapping, tag_map[r.snapshot_id], created) for r in rows]
 
     @staticmethod
     def _require_name(conn: Connection, name: str) -> None:
-        found = conn.execute(
-            sa.select(snapshot_names.c.name).where(snapshot_names.c.name == name)
-        ).first()
-        if found is None:
+        if not name_exists(conn, snapshot_names, name):
             raise _name_not_found(name)
 
     def _version_row(self, conn: Connection, name: str, version: int) -> Any:
@@ -299,19 +283,8 @@ class SqlSnapshotStore:
         ).first()
         if row is None:
             self._require_name(conn, name)
-            raise _version_not_found(name, version, self._latest(conn, name))
+            raise _version_not_found(name, version, latest_version(conn, snapshots, name))
         return row
-
-    @staticmethod
-    def _lock_name(conn: Connection, name: str) -> int | None:
-        """The name's next version number, its row locked until the transaction ends; None if
-        the name was never used."""
-        counter: int | None = conn.execute(
-            sa.select(snapshot_names.c.next_version)
-            .where(snapshot_names.c.name == name)
-            .with_for_update()
-        ).scalar_one_or_none()
-        return counter
 
     # -- creating ---------------------------------------------------------------------------------
 
@@ -324,14 +297,16 @@ class SqlSnapshotStore:
         with self.db.write() as conn:
             # Racing first snapshots of a new name wait for each other here (PostgreSQL) or run
             # one after the other (SQLite); the lock below then queues every later step.
-            conn.execute(
-                self._insert(snapshot_names)
-                .values(name=name, next_version=1, creation_time=now, last_updated_time=now)
-                .on_conflict_do_nothing(index_elements=[snapshot_names.c.name])
+            insert_if_absent(
+                conn,
+                self._insert,
+                snapshot_names,
+                name=name,
+                next_version=1,
+                creation_time=now,
+                last_updated_time=now,
             )
-            counter = self._lock_name(conn, name)
-            if counter is None:  # pragma: no cover - names are never deleted
-                raise Conflict(user_message(f"snapshot name {name!r}", "vanished; store it again"))
+            lock_row(conn, snapshot_names, name)
             same = conn.execute(
                 sa.select(snapshots).where(
                     snapshots.c.name == name, snapshots.c.digest == row["digest"]
@@ -342,21 +317,18 @@ class SqlSnapshotStore:
             if row["parent"] is not None:
                 parent_name, _, parent_version = row["parent"].rpartition("@")  # checked above
                 self._version_row(conn, parent_name, int(parent_version))
-            conn.execute(
-                snapshot_names.update()
-                .where(snapshot_names.c.name == name)
-                .values(next_version=counter + 1, last_updated_time=now)
-            )
+            version = take_next_version(conn, snapshot_names, name, now)
+            if version is None:  # pragma: no cover - names are never deleted
+                raise Conflict(user_message(f"snapshot name {name!r}", "vanished; store it again"))
             snapshot_id = new_snapshot_id()
-            conn.execute(
-                snapshots.insert().values(
-                    snapshot_id=snapshot_id,
-                    version=counter,
-                    user_id=user,
-                    created_time=now,
-                    **row,
-                )
-            )
+            stored = {
+                "snapshot_id": snapshot_id,
+                "version": version,
+                "user_id": user,
+                "created_time": now,
+                **row,
+            }
+            conn.execute(snapshots.insert().values(stored))
             if tag_map:
                 conn.execute(
                     snapshot_tags.insert(),
@@ -374,30 +346,9 @@ class SqlSnapshotStore:
                     created_time=now,
                 )
             )
-            created = Snapshot(
-                snapshot_id=snapshot_id,
-                name=name,
-                version=counter,
-                digest=row["digest"],
-                blob_digest=row["blob_digest"],
-                blob_size=row["blob_size"],
-                num_rows=row["num_rows"],
-                num_columns=row["num_columns"],
-                created_time=now,
-                user_id=user,
-                schema=json.loads(row["schema"]),
-                profile=json.loads(row["profile"]),
-                lineage=SnapshotLineage(
-                    json.loads(row["source"]), row["parent"], row["git_commit"]
-                ),
-                description=row["description"],
-                tags=tag_map,
-                created=True,
-            )
-            after = created.to_dict()
-            for bulky in ("schema", "profile"):  # in the row already; the event says what changed
-                del after[bulky]
-            write_audit(conn, actor, "snapshot.create", _SNAPSHOT, created.ref, None, after)
+            created = _snapshot(stored, tag_map, created=True)
+            summary = _audit_summary(created)
+            write_audit(conn, actor, "snapshot.create", _SNAPSHOT, created.ref, None, summary)
         return created
 
     # -- reading ----------------------------------------------------------------------------------
@@ -450,17 +401,12 @@ class SqlSnapshotStore:
         max_results: int = 100,
         page_token: str | None = None,
     ) -> Page[Snapshot]:
-        limit = self._max_results(max_results)
-        offset = decode_page_token(page_token)
+        limit, offset = page_bounds(max_results, page_token)
         query = sa.select(snapshots)
         if name is not None:
             query = query.where(snapshots.c.name == validate_snapshot_name(name))
-        query = query.order_by(self._by_code_point(snapshots.c.name), snapshots.c.version.desc())
-        with self.db.read() as conn:
-            rows = conn.execute(query.limit(limit + 1).offset(offset)).all()
-            items = self._load(conn, rows[:limit])
-        token = encode_page_token(offset + limit) if len(rows) > limit else None
-        return Page(tuple(items), token)
+        query = query.order_by(by_code_point(self.db, snapshots.c.name), snapshots.c.version.desc())
+        return read_page(self.db, query, limit, offset, self._load)
 
     # -- deleting ---------------------------------------------------------------------------------
 
@@ -471,7 +417,7 @@ class SqlSnapshotStore:
             name = conn.execute(sa.select(snapshots.c.name).where(where)).scalar_one_or_none()
             if name is None:
                 raise _id_not_found(snapshot_id)
-            self._lock_name(conn, name)
+            lock_row(conn, snapshot_names, name)
             row = conn.execute(sa.select(snapshots).where(where)).first()
             if row is None:  # deleted while this transaction waited for the lock
                 raise _id_not_found(snapshot_id)
@@ -484,9 +430,7 @@ class SqlSnapshotStore:
                 .where(snapshot_names.c.name == name)
                 .values(last_updated_time=now_ms())
             )
-            summary = before.to_dict()
-            for bulky in ("schema", "profile"):
-                del summary[bulky]
+            summary = _audit_summary(before)
             write_audit(conn, actor, "snapshot.delete", _SNAPSHOT, before.ref, summary, None)
 
     # -- audit ------------------------------------------------------------------------------------
@@ -494,26 +438,9 @@ class SqlSnapshotStore:
     def list_snapshot_audit_events(
         self, name: str | None = None, max_results: int = 1000
     ) -> list[AuditEvent]:
-        limit = self._max_results(max_results)
+        limit = check_max_results(max_results)
         query = sa.select(audit_events).where(audit_events.c.object_type == _SNAPSHOT)
         if name is not None:
             pattern = escape_like(validate_snapshot_name(name)) + "@%"
             query = query.where(audit_events.c.object_id.like(pattern, escape=LIKE_ESCAPE))
-        # The newest ``limit`` events, returned oldest first.
-        query = query.order_by(audit_events.c.event_id.desc()).limit(limit)
-        with self.db.read() as conn:
-            rows = list(reversed(conn.execute(query).all()))
-        return [
-            AuditEvent(
-                event_id=r.event_id,
-                time=r.time,
-                actor=r.actor,
-                action=r.action,
-                object_type=r.object_type,
-                object_id=r.object_id,
-                before=_decode(r.before),
-                after=_decode(r.after),
-                reason=r.reason,
-            )
-            for r in rows
-        ]
+        return newest_audit_events(self.db, query, limit)
