@@ -107,3 +107,24 @@ def test_data_user_errors(capsys: pytest.CaptureFixture[str], files: dict[str, P
         code, _, err = run_cli(capsys, *argv)
         assert code == expected, (argv, err)
         assert err.startswith("Error:"), argv
+
+
+def test_sql_and_duckdb_sources(
+    capsys: pytest.CaptureFixture[str], files: dict[str, Path], tmp_path: Path
+) -> None:
+    db = tmp_path / "flights.db"
+    flights.iloc[:3_000].to_sql("flights", f"sqlite:///{db}", index=False)
+    code, out, err = run_cli(
+        capsys, "data", "snapshot", f"sqlite:///{db}", "jfk", "--query",
+        "select * from flights where origin = 'JFK'",
+    )  # fmt: skip
+    assert code == 0, err
+    expected = int((flights.iloc[:3_000]["origin"] == "JFK").sum())
+    assert f"{expected:,} rows" in out
+    assert loopml.data.get_snapshot("jfk").lineage.source["kind"] == "sql"
+    code, out, err = run_cli(
+        capsys, "data", "profile", "duckdb:", "--query",
+        f"select carrier, count(*) as n from '{files['drift']}' group by carrier",
+    )  # fmt: skip
+    assert code == 0, err
+    assert f"{flights.iloc[:20_000]['carrier'].nunique()} rows" in out

