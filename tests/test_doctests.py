@@ -29,6 +29,10 @@ MODULES = [
     "loopml.data.digest",
     "loopml.data.profiling",
     "loopml.data.validation",
+    "loopml.evaluate.metrics",
+    "loopml.evaluate.bootstrap",
+    "loopml.evaluate.calibration",
+    "loopml.evaluate.fairness",
 ]
 
 

@@ -51,6 +51,7 @@ def test_submodule_all_lists_resolve() -> None:
         "loopml.models.conformance",
         "loopml.registry",
         "loopml.data",
+        "loopml.evaluate",
         "loopml.data.sources",
         "loopml.data.sampling",
         "loopml.data.splits",
