@@ -7,30 +7,42 @@ workers inside the peer's virtualenv (e.g. MLflow's), where loopml is not instal
 
 from __future__ import annotations
 
+import gc
 import hashlib
+import importlib.metadata
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 __all__ = [
     "PROGRESS",
+    "bench_parser",
     "ensure_venv",
     "fmt",
     "load_average",
     "loopml_fingerprint",
     "markdown_table",
+    "met",
     "print_table",
     "progress",
+    "ratio_text",
+    "require_snapshot",
     "run_worker_process",
     "snapshot_loopml",
     "source_state",
+    "timed_rounds",
     "venv_python",
+    "versions_of",
+    "worker_finish",
+    "worker_start",
 ]
 
 PROGRESS = "[bench] "
@@ -221,3 +233,91 @@ def snapshot_loopml(checkout: Path, shared: Path) -> tuple[Path, str, Path]:
     target = shared / "snapshot"
     shutil.copytree(source, target / "loopml", ignore=shutil.ignore_patterns("__pycache__"))
     return target, loopml_fingerprint(target / "loopml"), source
+
+
+def versions_of(distributions: Sequence[str]) -> dict[str, str]:
+    """Installed version of each distribution (to pin the peer's venv to the same ones)."""
+    return {d: importlib.metadata.version(d) for d in distributions}
+
+
+def ratio_text(numerator: float | None, denominator: float | None) -> str:
+    if numerator is None or denominator is None or denominator == 0:
+        return "—"
+    return f"{numerator / denominator:.2f}x"
+
+
+def met(value: float | None, limit: float) -> str:
+    return "—" if value is None else ("yes" if value <= limit else "NO")
+
+
+def bench_parser(description: str | None, quick_help: str, workers: Sequence[str]) -> Any:
+    """The arguments every side-by-side benchmark takes, plus the hidden worker ones."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary files")
+    parser.add_argument("--worker", choices=list(workers), help=argparse.SUPPRESS)
+    parser.add_argument("--spec", type=Path, help=argparse.SUPPRESS)
+    return parser
+
+
+def worker_start(kind: str) -> dict[str, Any]:
+    """What every worker reports first: its kind, the load, and which loopml it imports."""
+    result: dict[str, Any] = {"kind": kind, "loadavg_start": load_average()}
+    if kind.startswith("loopml"):
+        import loopml
+
+        result["src"] = loopml_fingerprint()
+        result["loopml_file"] = loopml.__file__
+    return result
+
+
+def worker_finish(result: dict[str, Any]) -> dict[str, Any]:
+    """What every worker reports last: the interpreter and the load at the end."""
+    result["python"] = platform.python_version()
+    result["loadavg_end"] = load_average()
+    return result
+
+
+def timed_rounds(
+    variants: Mapping[str, Callable[[], Any]],
+    reps: int,
+    check: Callable[[str, Any], str | None] | None = None,
+) -> tuple[dict[str, list[float]], dict[str, str]]:
+    """Round 0 runs every variant once untimed (``check`` may fingerprint what it returned);
+    then ``reps`` timed rounds, each in an order rotated by one, with a gc.collect() before each
+    call. Returns the times per variant and the fingerprints."""
+    names = list(variants)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    checks: dict[str, str] = {}
+    for round_no in range(reps + 1):
+        order = names[round_no % len(names) :] + names[: round_no % len(names)]
+        for name in order:
+            gc.collect()
+            t0 = time.perf_counter()
+            value = variants[name]()
+            elapsed = time.perf_counter() - t0
+            if round_no == 0:
+                fingerprint = None if check is None else check(name, value)
+                if fingerprint is not None:
+                    checks[name] = fingerprint
+            else:
+                times[name].append(elapsed)
+            del value
+        if round_no:
+            shown = ", ".join(f"{n} {times[n][-1]:.2f} s" for n in names)
+            progress(f"  round {round_no}/{reps}: {shown}")
+    return times, checks
+
+
+def require_snapshot(
+    results: Mapping[str, Mapping[str, Any]], snapshot: Path, fingerprint: str
+) -> None:
+    """Stop unless every loopml worker imported the frozen snapshot (and nothing else)."""
+    seen = {k: r["src"] for k, r in results.items() if "src" in r}
+    outside = {k: r["loopml_file"] for k, r in results.items() if "loopml_file" in r}
+    outside = {k: f for k, f in outside.items() if not f.startswith(str(snapshot))}
+    if set(seen.values()) != {fingerprint} or outside:
+        raise SystemExit(f"loopml workers did not run the snapshot {fingerprint}: {seen} {outside}")

@@ -63,7 +63,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
-import importlib.metadata
 import json
 import os
 import platform
@@ -78,16 +77,23 @@ from pathlib import Path
 from typing import Any
 
 from _peers import (
+    bench_parser,
     ensure_venv,
     fmt,
     load_average,
-    loopml_fingerprint,
     markdown_table,
+    met,
     print_table,
     progress,
+    ratio_text,
+    require_snapshot,
     run_worker_process,
     snapshot_loopml,
     source_state,
+    timed_rounds,
+    versions_of,
+    worker_finish,
+    worker_start,
 )
 
 PANDERA_VERSION = "0.35.0"
@@ -200,36 +206,11 @@ def peak_memory(
     }
 
 
-def timed_rounds(variants: Mapping[str, Callable[[], Any]], reps: int) -> dict[str, list[float]]:
-    """Round 0 runs every variant once untimed; then ``reps`` timed rounds, each in an order
-    rotated by one, with a gc.collect() before each call."""
-    names = list(variants)
-    times: dict[str, list[float]] = {name: [] for name in names}
-    for round_no in range(reps + 1):
-        order = names[round_no % len(names) :] + names[: round_no % len(names)]
-        for name in order:
-            gc.collect()
-            t0 = time.perf_counter()
-            value = variants[name]()
-            elapsed = time.perf_counter() - t0
-            if round_no:
-                times[name].append(elapsed)
-            del value
-        if round_no:
-            shown = ", ".join(f"{n} {times[n][-1]:.2f} s" for n in names)
-            progress(f"  round {round_no}/{reps}: {shown}")
-    return times
-
-
 def timed_once(fn: Callable[[], Any]) -> tuple[float, Any]:
     gc.collect()
     t0 = time.perf_counter()
     value = fn()
     return time.perf_counter() - t0, value
-
-
-def versions_of(distributions: Sequence[str]) -> dict[str, str]:
-    return {d: importlib.metadata.version(d) for d in distributions}
 
 
 # -- loopml workers -------------------------------------------------------------------------------
@@ -267,7 +248,7 @@ def worker_loopml_time(spec: Mapping[str, Any]) -> dict[str, Any]:
         "validate_nodup": lambda: validate(table, schema, check_duplicates=False),
     }
     progress(f"loopml: {len(variants)} operations x{spec['reps']} rounds (+1 warm-up)")
-    result["times"] = timed_rounds(variants, spec["reps"])
+    result["times"], _ = timed_rounds(variants, spec["reps"])
     result["main_findings"] = loopml_findings(validate(table, schema))
     prof = profile(table)
     result["profile_summary"] = {
@@ -539,7 +520,7 @@ def worker_pandera_time(spec: Mapping[str, Any]) -> dict[str, Any]:
         "validate_nodup": lambda: pandera_failures(nodup, frame),
     }
     progress(f"pandera: {len(variants)} operations x{spec['reps']} rounds (+1 warm-up)")
-    result["times"] = timed_rounds(variants, spec["reps"])
+    result["times"], _ = timed_rounds(variants, spec["reps"])
     result["main_failures"] = summarize_failures(pandera_failures(full, frame))
     for label, key in (("exact copies", "exact"), ("broken copy", "broken")):
         other = pd.read_parquet(spec[key])
@@ -575,12 +556,8 @@ def worker_pandera_memory(spec: Mapping[str, Any], op: str) -> dict[str, Any]:
 
 def run_worker(kind: str, spec_path: Path, op: str) -> dict[str, Any]:
     spec = json.loads(spec_path.read_text())
-    result: dict[str, Any] = {"kind": kind, "op": op, "loadavg_start": load_average()}
-    if kind.startswith("loopml"):
-        import loopml
-
-        result["src"] = loopml_fingerprint()  # what this worker imports
-        result["loopml_file"] = loopml.__file__
+    result = worker_start(kind)
+    result["op"] = op
     if kind == "loopml-time":
         result.update(worker_loopml_time(spec))
     elif kind == "loopml-memory":
@@ -589,9 +566,7 @@ def run_worker(kind: str, spec_path: Path, op: str) -> dict[str, Any]:
         result.update(worker_pandera_time(spec))
     else:
         result.update(worker_pandera_memory(spec, op))
-    result["python"] = platform.python_version()
-    result["loadavg_end"] = load_average()
-    return result
+    return worker_finish(result)
 
 
 # -- the driver: data -----------------------------------------------------------------------------
@@ -728,16 +703,6 @@ def duplicates(
     return mine, theirs
 
 
-def ratio_text(numerator: float | None, denominator: float | None) -> str:
-    if numerator is None or denominator is None or denominator == 0:
-        return "—"
-    return f"{numerator / denominator:.2f}x"
-
-
-def met(value: float | None, limit: float) -> str:
-    return "—" if value is None else ("yes" if value <= limit else "NO")
-
-
 def mb(value: float | None) -> float | None:
     return None if value is None else value / 1e6
 
@@ -867,17 +832,12 @@ def run_side(label: str, python: Path, kind: str, spec_path: Path, op: str = "")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="200,000 rows, 3 rounds")
-    parser.add_argument("--rows", type=int, help="rows of data (copies of flights, then cut)")
-    parser.add_argument("--json", type=Path, help="also write the raw results here")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary files")
-    parser.add_argument(
-        "--worker",
-        choices=["loopml-time", "loopml-memory", "pandera-time", "pandera-memory"],
-        help=argparse.SUPPRESS,
+    parser = bench_parser(
+        __doc__.split("\n\n")[0] if __doc__ else None,
+        "200,000 rows, 3 rounds",
+        ["loopml-time", "loopml-memory", "pandera-time", "pandera-memory"],
     )
-    parser.add_argument("--spec", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--rows", type=int, help="rows of data (copies of flights, then cut)")
     parser.add_argument("--op", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -930,11 +890,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             shutil.rmtree(shared, ignore_errors=True)
 
     elapsed = time.perf_counter() - started
-    seen = {k: r["src"] for k, r in results.items() if "src" in r}
-    outside = {k: r["loopml_file"] for k, r in results.items() if "loopml_file" in r}
-    outside = {k: f for k, f in outside.items() if not f.startswith(str(snapshot))}
-    if set(seen.values()) != {fingerprint} or outside:
-        raise SystemExit(f"loopml workers did not run the snapshot {fingerprint}: {seen} {outside}")
+    require_snapshot(results, snapshot, fingerprint)
 
     lo, pt = results["loopml-time"], results["pandera-time"]
     problems = []

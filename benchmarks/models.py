@@ -47,7 +47,6 @@ from __future__ import annotations
 import argparse
 import gc
 import hashlib
-import importlib.metadata
 import json
 import os
 import platform
@@ -63,16 +62,23 @@ from pathlib import Path
 from typing import Any
 
 from _peers import (
+    bench_parser,
     ensure_venv,
     fmt,
     load_average,
-    loopml_fingerprint,
     markdown_table,
+    met,
     print_table,
     progress,
+    ratio_text,
+    require_snapshot,
     run_worker_process,
     snapshot_loopml,
     source_state,
+    timed_rounds,
+    versions_of,
+    worker_finish,
+    worker_start,
 )
 
 MLFLOW_VERSION = "3.17.2"
@@ -131,36 +137,6 @@ def prediction_digest(model: Any, example: Any) -> str:
     return hashlib.sha256(np.ascontiguousarray(model.predict_proba(example)).tobytes()).hexdigest()
 
 
-def timed_rounds(
-    variants: Mapping[str, Callable[[], Any]],
-    reps: int,
-    check: Callable[[str, Any], str | None],
-) -> tuple[dict[str, list[float]], dict[str, str]]:
-    """Round 0 runs every variant once untimed (``check`` fingerprints what it returned); then
-    ``reps`` timed rounds, each in an order rotated by one, with a gc.collect() before each call.
-    """
-    names = list(variants)
-    times: dict[str, list[float]] = {name: [] for name in names}
-    checks: dict[str, str] = {}
-    for round_no in range(reps + 1):
-        order = names[round_no % len(names) :] + names[: round_no % len(names)]
-        for name in order:
-            gc.collect()
-            t0 = time.perf_counter()
-            value = variants[name]()
-            elapsed = time.perf_counter() - t0
-            if round_no == 0:
-                fingerprint = check(name, value)
-                if fingerprint is not None:
-                    checks[name] = fingerprint
-            else:
-                times[name].append(elapsed)
-            del value
-        if round_no:
-            progress(f"  round {round_no}/{reps} done")
-    return times, checks
-
-
 def timed_calls(fn: Callable[[], Any], calls: int, warmup: int) -> list[float]:
     for _ in range(warmup):
         fn()
@@ -209,10 +185,6 @@ def populate(side: str, n: int, register: Callable[[dict[str, str]], Any]) -> fl
         if i % 250 == 0:
             progress(f"  {i:,}/{n:,} ({time.perf_counter() - t0:.1f} s)")
     return time.perf_counter() - t0
-
-
-def versions_of(distributions: Sequence[str]) -> dict[str, str]:
-    return {d: importlib.metadata.version(d) for d in distributions}
 
 
 # -- loopml workers -------------------------------------------------------------------------------
@@ -296,33 +268,23 @@ def worker_loopml_model(spec: Mapping[str, Any], tmp: Path) -> dict[str, Any]:
     return result
 
 
-def _pg_schema_url(base: str, schema: str) -> str:
-    import sqlalchemy as sa
-
-    url = sa.make_url(base)
-    if url.drivername == "postgresql":
-        url = url.set(drivername="postgresql+psycopg")
-    query = dict(url.query)
-    query["options"] = f"-csearch_path={schema}"
-    return url.set(query=query).render_as_string(hide_password=False)
-
-
 def worker_loopml_registry(spec: Mapping[str, Any], tmp: Path, backend: str) -> dict[str, Any]:
     import sqlalchemy as sa
 
     import loopml
     from loopml.models.manifest import MANIFEST_NAME, Manifest
+    from loopml.store.sql.database import with_search_path
     from loopml.store.stores import clear_store_cache
 
     admin = None
     schema = f"bench_{uuid.uuid4().hex[:12]}"
     if backend == "postgresql":
         base = os.environ["LOOPML_BENCH_POSTGRES_URL"]
-        admin = sa.create_engine(_pg_schema_url(base, "public"))
+        admin = sa.create_engine(with_search_path(base, "public"))
         with admin.begin() as conn:
             conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
         os.environ["LOOPML_ARTIFACT_URI"] = str(tmp / "artifacts")
-        loopml.set_tracking_uri(_pg_schema_url(base, schema))
+        loopml.set_tracking_uri(with_search_path(base, schema))
     else:
         loopml.set_tracking_uri(str(tmp / "store"))
     try:
@@ -569,12 +531,8 @@ def run_worker(kind: str, spec_path: Path, backend: str) -> dict[str, Any]:
     spec = json.loads(spec_path.read_text())
     tmp = Path(tempfile.mkdtemp(prefix=f"bench-models-{kind}-"))
     os.chdir(tmp)  # anything written relative to the working directory lands in tmp too
-    result: dict[str, Any] = {"kind": kind, "tmp": str(tmp), "loadavg_start": load_average()}
-    if kind.startswith("loopml"):
-        import loopml
-
-        result["src"] = loopml_fingerprint()  # what this worker imports
-        result["loopml_file"] = loopml.__file__
+    result = worker_start(kind)
+    result["tmp"] = str(tmp)
     try:
         if kind == "loopml-model":
             result.update(worker_loopml_model(spec, tmp))
@@ -584,8 +542,7 @@ def run_worker(kind: str, spec_path: Path, backend: str) -> dict[str, Any]:
             result.update(worker_loopml_registry(spec, tmp, backend))
         else:
             result.update(worker_mlflow_registry(spec, tmp))
-        result["python"] = platform.python_version()
-        result["loadavg_end"] = load_average()
+        worker_finish(result)
     finally:
         if not spec["keep"]:
             os.chdir(HERE)
@@ -697,16 +654,6 @@ def p95_ms(times: Sequence[float] | None) -> float | None:
     if not times:
         return None
     return ms(statistics.quantiles(times, n=20, method="inclusive")[18])
-
-
-def ratio_text(numerator: float | None, denominator: float | None) -> str:
-    if numerator is None or denominator is None or denominator == 0:
-        return "—"
-    return f"{numerator / denominator:.2f}x"
-
-
-def met(value: float | None, limit: float) -> str:
-    return "—" if value is None else ("yes" if value <= limit else "NO")
 
 
 def bare_baseline(load: Mapping[str, list[float]]) -> tuple[str, list[float]]:
@@ -876,18 +823,13 @@ def postgres_url_from_env() -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="a ~5 MB forest, fewer repetitions")
-    parser.add_argument("--mb", type=float, help="target size of the model's skops file, in MB")
-    parser.add_argument("--json", type=Path, help="also write the raw results here")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary stores")
-    parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL side")
-    parser.add_argument(
-        "--worker",
-        choices=["loopml-model", "mlflow-model", "loopml-registry", "mlflow-registry"],
-        help=argparse.SUPPRESS,
+    parser = bench_parser(
+        __doc__.split("\n\n")[0] if __doc__ else None,
+        "a ~5 MB forest, fewer repetitions",
+        ["loopml-model", "mlflow-model", "loopml-registry", "mlflow-registry"],
     )
-    parser.add_argument("--spec", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--mb", type=float, help="target size of the model's skops file, in MB")
+    parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL side")
     parser.add_argument("--backend", default="sqlite", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -907,7 +849,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     shared = Path(tempfile.mkdtemp(prefix="bench-models-shared-"))
     try:
-        snapshot, fingerprint, _ = snapshot_loopml(HERE.parent, shared)
+        snapshot, fingerprint, snapshot_source = snapshot_loopml(HERE.parent, shared)
         progress(f"loopml snapshot {fingerprint} (workers import it from {snapshot})")
         spec = build_model(shared, float(settings["mb"]))
         spec.update(
@@ -947,13 +889,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if wrong:
             raise SystemExit(f"{label}: predictions differ from the fitted model's: {wrong}")
     elapsed = time.perf_counter() - started
-    seen = {k: r["src"] for k, r in results.items() if "src" in r}
-    outside = {k: r["loopml_file"] for k, r in results.items() if "loopml_file" in r}
-    outside = {k: f for k, f in outside.items() if not f.startswith(str(snapshot))}
-    if set(seen.values()) != {fingerprint} or outside:
-        raise SystemExit(f"loopml workers did not run the snapshot {fingerprint}: {seen} {outside}")
+    require_snapshot(results, snapshot, fingerprint)
     code_note = (
-        f"loopml code: a snapshot of the installed package taken at start, fingerprint "
+        f"loopml code: a snapshot of {snapshot_source} taken at start, fingerprint "
         f"{fingerprint} (sha256 of its .py files), imported by every loopml worker"
     )
 

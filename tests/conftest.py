@@ -21,6 +21,7 @@ from hypothesis import settings
 
 import loopml
 from loopml.store.sql import Database
+from loopml.store.sql.database import with_search_path
 from loopml.store.stores import clear_store_cache
 
 # The machine is shared and noisy: no per-example deadlines. Under CI the examples are
@@ -70,15 +71,6 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     clear_store_cache()
 
 
-def _pg_schema_url(base: str, schema: str) -> str:
-    url = sa.make_url(base)
-    if url.drivername == "postgresql":
-        url = url.set(drivername="postgresql+psycopg")
-    query = dict(url.query)
-    query["options"] = f"-csearch_path={schema}"
-    return url.set(query=query).render_as_string(hide_password=False)
-
-
 def _new_schema(admin: sa.Engine) -> str:
     """Create a schema with a fresh name; its name."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
@@ -100,10 +92,10 @@ def postgres_url() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh schema, dropped after the test."""
     if not POSTGRES_URL:
         pytest.skip(SKIP_NO_PG)
-    admin = sa.create_engine(_pg_schema_url(POSTGRES_URL, "public"))
+    admin = sa.create_engine(with_search_path(POSTGRES_URL, "public"))
     schema = _new_schema(admin)
     try:
-        yield _pg_schema_url(POSTGRES_URL, schema)
+        yield with_search_path(POSTGRES_URL, schema)
     finally:
         clear_store_cache()
         _drop_schemas(admin, [schema])
@@ -129,7 +121,7 @@ def make_database(backend: str, tmp_path: Path) -> Iterator[Callable[[], Databas
     databases: list[Database] = []
     schemas: list[str] = []
     admin = (
-        sa.create_engine(_pg_schema_url(POSTGRES_URL, "public"))
+        sa.create_engine(with_search_path(POSTGRES_URL, "public"))
         if backend == "postgresql"
         else None
     )
@@ -139,7 +131,7 @@ def make_database(backend: str, tmp_path: Path) -> Iterator[Callable[[], Databas
             uri = f"sqlite:///{tmp_path / f'store-{next(counter)}' / 'loopml.db'}"
         else:
             schemas.append(_new_schema(admin))
-            uri = _pg_schema_url(POSTGRES_URL, schemas[-1])
+            uri = with_search_path(POSTGRES_URL, schemas[-1])
         database = Database(uri)
         databases.append(database)
         database.ensure_schema()

@@ -51,7 +51,7 @@ from scipy.special import ndtr, ndtri
 from loopml.core.errors import InvalidInput, user_message, verbatim
 from loopml.evaluate.metrics import IndexMatrix, fast_resampler
 
-__all__ = ["Estimate", "Gain", "Method", "bootstrap_ci", "compare_to_baseline"]
+__all__ = ["Estimate", "Gain", "Interval", "Method", "bootstrap_ci", "compare_to_baseline"]
 
 Method = Literal["percentile", "bca"]
 Seed = int | np.random.Generator
@@ -66,11 +66,10 @@ _BLOCK_ELEMENTS = 1 << 21
 _JACKKNIFE_LOOP_ROWS = 10_000
 
 
-@dataclass(frozen=True, slots=True)
-class Estimate:
-    """A metric on the whole sample with its bootstrap confidence interval ``[low, high]``."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Interval:
+    """A bootstrap confidence interval ``[low, high]`` and how it was obtained."""
 
-    value: float
     low: float
     high: float
     confidence: float
@@ -86,25 +85,21 @@ class Estimate:
         return dataclasses.asdict(self)
 
 
-@dataclass(frozen=True, slots=True)
-class Gain:
-    """``delta = candidate - baseline`` (metric on the whole sample) with its paired interval."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Estimate(Interval):
+    """A metric on the whole sample (``value``) with its bootstrap confidence interval."""
+
+    value: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Gain(Interval):
+    """``delta = candidate - baseline`` (metric on the whole sample) with its paired interval;
+    ``candidate`` and ``baseline`` are the metric of each model on the whole sample."""
 
     delta: float
-    low: float
-    high: float
-    confidence: float
-    n_resamples: int
-    method: Method
-    n_undefined: int
-    standard_error: float
-    #: The metric of each model on the whole sample.
     candidate: float
     baseline: float
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain, JSON-ready fields."""
-        return dataclasses.asdict(self)
 
 
 # --------------------------------------------------------------------------- arguments
@@ -241,8 +236,8 @@ def _interval(
     method: Method,
     jackknife: Callable[[], FloatArray],
     max_undefined: float,
-) -> tuple[float, float, int, float]:
-    """``(low, high, n_undefined, standard_error)`` from the bootstrap values."""
+) -> dict[str, Any]:
+    """The :class:`Interval` fields (as keywords) from the bootstrap values."""
     kept = values[~np.isnan(values)]
     n_undefined = values.size - kept.size
     if n_undefined > max_undefined * values.size or kept.size < 2:
@@ -254,16 +249,24 @@ def _interval(
             "evaluate on more rows (for ROC AUC: more of the rarer class), "
             "or raise max_undefined knowingly",
         )
-    standard_error = float(np.std(kept, ddof=1))
-    if kept.min() == kept.max():
-        return float(kept[0]), float(kept[0]), n_undefined, standard_error
-    alpha = (1.0 - confidence) / 2.0
-    if method == "percentile":
-        levels = [alpha, 1.0 - alpha]
+    if kept.min() == kept.max():  # no spread: the interval is the single value
+        low = high = float(kept[0])
     else:
-        levels = _bca_levels(func, kept, value, alpha, jackknife())
-    low, high = np.quantile(kept, levels)
-    return float(low), float(high), n_undefined, standard_error
+        alpha = (1.0 - confidence) / 2.0
+        if method == "percentile":
+            levels = [alpha, 1.0 - alpha]
+        else:
+            levels = _bca_levels(func, kept, value, alpha, jackknife())
+        low, high = (float(q) for q in np.quantile(kept, levels))
+    return {
+        "low": low,
+        "high": high,
+        "confidence": confidence,
+        "n_resamples": int(values.size),
+        "method": method,
+        "n_undefined": n_undefined,
+        "standard_error": float(np.std(kept, ddof=1)),
+    }
 
 
 def _bca_levels(
@@ -327,7 +330,7 @@ def bootstrap_ci(
     n = _rows(func, {"y_true": truth, "y_pred": pred})
     stat = _Statistic(func, metric_fn, truth, pred)
     values = np.concatenate([stat.on(block) for block in _blocks(rng, n, n_resamples)])
-    low, high, n_undefined, se = _interval(
+    interval = _interval(
         func,
         values,
         stat.value,
@@ -336,16 +339,7 @@ def bootstrap_ci(
         lambda: stat.leave_one_out(func),
         float(max_undefined),
     )
-    return Estimate(
-        value=stat.value,
-        low=low,
-        high=high,
-        confidence=float(confidence),
-        n_resamples=int(n_resamples),
-        method=method,
-        n_undefined=n_undefined,
-        standard_error=se,
-    )
+    return Estimate(value=stat.value, **interval)
 
 
 def compare_to_baseline(
@@ -380,7 +374,7 @@ def compare_to_baseline(
         [first.on(block) - second.on(block) for block in _blocks(rng, n, n_resamples)]
     )
     delta = first.value - second.value
-    low, high, n_undefined, se = _interval(
+    interval = _interval(
         func,
         values,
         delta,
@@ -389,15 +383,4 @@ def compare_to_baseline(
         lambda: first.leave_one_out(func) - second.leave_one_out(func),
         float(max_undefined),
     )
-    return Gain(
-        delta=delta,
-        low=low,
-        high=high,
-        confidence=float(confidence),
-        n_resamples=int(n_resamples),
-        method=method,
-        n_undefined=n_undefined,
-        standard_error=se,
-        candidate=first.value,
-        baseline=second.value,
-    )
+    return Gain(delta=delta, candidate=first.value, baseline=second.value, **interval)

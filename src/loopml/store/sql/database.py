@@ -43,7 +43,7 @@ from loopml.core.errors import (
 from loopml.core.settings import Settings, mask_url
 from loopml.store.sql.schema import SCHEMA_REVISION
 
-__all__ = ["IN_CHUNK", "SUPPORTED_SCHEMES", "Database", "in_chunks"]
+__all__ = ["IN_CHUNK", "SUPPORTED_SCHEMES", "Database", "in_chunks", "with_search_path"]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,18 @@ log = logging.getLogger(__name__)
 IN_CHUNK = 900
 
 _T = TypeVar("_T")
+
+
+def with_search_path(url: str, schema: str) -> str:
+    """A PostgreSQL URL whose connections use ``schema`` (``options=-csearch_path=...``), with
+    the psycopg 3 driver named; one database can then hold isolated loopml stores (tests,
+    benchmarks, tenants)."""
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    query = dict(parsed.query)
+    query["options"] = f"-csearch_path={schema}"
+    return parsed.set(query=query).render_as_string(hide_password=False)
 
 
 def in_chunks(items: Sequence[_T], size: int = IN_CHUNK) -> Iterator[Sequence[_T]]:
