@@ -1,5 +1,6 @@
-"""Evaluation as pure functions: metrics with bootstrap confidence intervals, calibration, and
-fairness. Each equals its reference (scikit-learn, scipy, fairlearn) number for number; the
+"""Evaluation of one model: metrics with bootstrap confidence intervals, calibration, fairness,
+slices and worst slices, behavioural tests, importance, latency, gates and an offline report.
+Each statistic equals its reference (scikit-learn, scipy, fairlearn) number for number; the
 tests hold them to it.
 
 ::
@@ -8,8 +9,23 @@ tests hold them to it.
 
     auc = bootstrap_ci(roc_auc, y, p_candidate, seed=0)            # value, low, high
     gain = compare_to_baseline(roc_auc, y, p_candidate, p_baseline, seed=0)   # paired
+
+    from loopml.evaluate import Invariance, MetricGate, check_gates, evaluate, to_html
+
+    result = evaluate(model, test_frame, "delayed", slices=["carrier"], sensitive=["origin"],
+                      behaviour=[Invariance("origin")], baseline=baseline_model)
+    report = check_gates([MetricGate("roc_auc", min=0.7)], result, champion=champion_result)
+    html = to_html(result, report)
 """
 
+from loopml.evaluate.behaviour import (
+    BehaviourResult,
+    BehaviourTest,
+    Directional,
+    Invariance,
+    Perturbation,
+    parse_behaviour,
+)
 from loopml.evaluate.bootstrap import Estimate, Gain, bootstrap_ci, compare_to_baseline
 from loopml.evaluate.calibration import (
     IsotonicRecalibrator,
@@ -21,6 +37,15 @@ from loopml.evaluate.calibration import (
     max_calibration_error,
     reliability_curve,
 )
+from loopml.evaluate.catalog import (
+    METRICS,
+    MetricSpec,
+    Task,
+    default_metrics,
+    higher_is_better,
+    metric_spec,
+)
+from loopml.evaluate.evaluation import evaluate
 from loopml.evaluate.fairness import (
     Disparity,
     FairnessReport,
@@ -33,6 +58,21 @@ from loopml.evaluate.fairness import (
     fairness_report,
     group_metrics,
 )
+from loopml.evaluate.gates import (
+    FairnessGate,
+    Gate,
+    GateReport,
+    GateVerdict,
+    ImprovementGate,
+    LatencyGate,
+    MetricGate,
+    ModelSizeGate,
+    SliceGapGate,
+    check_gates,
+    parse_gate,
+)
+from loopml.evaluate.importance import Importance, permutation_importance, shap_importance
+from loopml.evaluate.latency import Latency, measure_latency
 from loopml.evaluate.metrics import (
     accuracy,
     average_precision,
@@ -50,38 +90,84 @@ from loopml.evaluate.metrics import (
     rmse,
     roc_auc,
 )
+from loopml.evaluate.report import to_html
+from loopml.evaluate.result import Calibration, Curves, EvaluationResult
+from loopml.evaluate.slices import (
+    Condition,
+    Slice,
+    SliceColumn,
+    SliceReport,
+    find_worst_slices,
+    slice_metrics,
+)
 
 __all__ = [
+    "METRICS",
+    "BehaviourResult",
+    "BehaviourTest",
+    "Calibration",
+    "Condition",
+    "Curves",
+    "Directional",
     "Disparity",
     "Estimate",
+    "EvaluationResult",
+    "FairnessGate",
     "FairnessReport",
     "Gain",
+    "Gate",
+    "GateReport",
+    "GateVerdict",
     "GroupMetrics",
     "GroupRates",
+    "Importance",
+    "ImprovementGate",
+    "Invariance",
     "IsotonicRecalibrator",
+    "Latency",
+    "LatencyGate",
+    "MetricGate",
+    "MetricSpec",
+    "ModelSizeGate",
+    "Perturbation",
     "PlattRecalibrator",
     "Recalibrator",
     "ReliabilityCurve",
+    "Slice",
+    "SliceColumn",
+    "SliceGapGate",
+    "SliceReport",
+    "Task",
     "accuracy",
     "average_precision",
     "bootstrap_ci",
     "brier_score",
+    "check_gates",
     "classification_metrics",
     "compare_to_baseline",
     "confusion_matrix",
+    "default_metrics",
     "demographic_parity_difference",
     "demographic_parity_ratio",
     "equalized_odds_difference",
     "equalized_odds_ratio",
+    "evaluate",
     "expected_calibration_error",
     "f1",
     "fairness_report",
+    "find_worst_slices",
     "fit_recalibration",
     "group_metrics",
+    "higher_is_better",
     "log_loss",
     "mae",
     "mape",
     "max_calibration_error",
+    "measure_latency",
+    "metric_spec",
+    "parse_behaviour",
+    "parse_gate",
+    "permutation_importance",
     "precision",
     "r2",
     "recall",
@@ -89,4 +175,7 @@ __all__ = [
     "reliability_curve",
     "rmse",
     "roc_auc",
+    "shap_importance",
+    "slice_metrics",
+    "to_html",
 ]

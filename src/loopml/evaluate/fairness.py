@@ -98,6 +98,7 @@ _AGGS = ("worst_case", "mean")
 _UNDEFINED = ("zero", "skip")
 _CRITERIA: tuple[Criterion, ...] = ("demographic_parity", "equal_opportunity", "equalized_odds")
 _RATES = ("selection_rate", "true_positive_rate", "false_positive_rate")
+_COUNTS = ("count", "positives", "negatives", "selected", "true_positives", "false_positives")
 #: How many groups a note names before it says "and k more".
 _NAMED_IN_NOTE = 5
 
@@ -258,6 +259,50 @@ class FairnessReport:
             "disparities": [d.to_dict() for d in self.disparities],
             "notes": list(self.notes),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FairnessReport:
+        """The report a :meth:`to_dict` dict describes: ``from_dict(d).to_dict() == d``.
+
+        Group keys come back as the JSON values (a value that was not a JSON scalar, such as a
+        timestamp, stays the string it was written as); None rates come back as NaN.
+        """
+        features = tuple(data["features"])
+
+        def rates(row: Mapping[str, Any], key: tuple[Hashable, ...]) -> GroupRates:
+            counts = [int(row[name]) for name in _COUNTS]
+            values = [math.nan if row[name] is None else float(row[name]) for name in _RATES]
+            return GroupRates(key, *counts, *values)
+
+        groups = tuple(
+            rates(row, tuple(row["group"][f] for f in features)) for row in data["groups"]
+        )
+        overall = rates(data["overall"], ())
+        auc_by_group: tuple[float, ...] | None = None
+        auc_overall: float | None = None
+        if "roc_auc" in data["overall"]:
+            auc_overall = _nan_float(data["overall"]["roc_auc"])
+            auc_by_group = tuple(_nan_float(row["roc_auc"]) for row in data["groups"])
+        disparities = tuple(
+            Disparity(
+                d["criterion"], d["method"], _nan_float(d["difference"]), _nan_float(d["ratio"])
+            )
+            for d in data["disparities"]
+        )
+        return cls(
+            GroupMetrics(features, groups, overall),
+            disparities,
+            data["agg"],
+            data["undefined_rate"],
+            data["threshold"],
+            auc_by_group,
+            auc_overall,
+            tuple(data["notes"]),
+        )
+
+
+def _nan_float(value: float | None) -> float:
+    return math.nan if value is None else float(value)
 
 
 def _json_float(value: float | None) -> float | None:
