@@ -9,6 +9,7 @@ RUNNING, which is how a crash stays visible.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import logging
 import os
 import threading
@@ -48,6 +49,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 _state_lock = threading.Lock()
 _tracking_uri: str | None = None
+_artifact_uri: str | None = None
 _client: Client | None = None
 _experiment_id: str | None = None
 _local = threading.local()
@@ -62,20 +64,26 @@ def _stack() -> list[ActiveRun]:
     return stack
 
 
-def set_tracking_uri(uri: str | os.PathLike[str] | None) -> None:
+def set_tracking_uri(
+    uri: str | os.PathLike[str] | None, *, artifact_uri: str | os.PathLike[str] | None = None
+) -> None:
     """Where runs go: ``sqlite:///path.db``, ``postgresql+psycopg://...``, or a directory.
 
     ``None`` restores the default (``LOOPML_TRACKING_URI``, else ``./.loopml``). The URI is
-    checked now, so a typo fails here rather than at the first log call.
+    checked now, so a typo fails here rather than at the first log call. ``artifact_uri`` names
+    the blob store too (default: ``LOOPML_ARTIFACT_URI``, else the home's ``artifacts/``); a
+    process that must write where another one does, such as a Dask worker, passes both.
     """
-    global _tracking_uri, _client, _experiment_id
+    global _tracking_uri, _artifact_uri, _client, _experiment_id
     text = None if uri is None else os.fspath(uri)
+    artifacts = None if artifact_uri is None else os.fspath(artifact_uri)
     if text is not None:
         from loopml.store.stores import resolve_tracking_uri
 
         resolve_tracking_uri(text, load_settings())  # raises InvalidInput on a bad scheme
     with _state_lock:
         _tracking_uri = text
+        _artifact_uri = artifacts
         _client = None
         _experiment_id = None
 
@@ -89,7 +97,10 @@ def _get_client() -> Client:
     global _client
     with _state_lock:
         if _client is None:
-            _client = Client(_tracking_uri)
+            settings = load_settings()
+            if _artifact_uri is not None:
+                settings = dataclasses.replace(settings, artifact_uri=_artifact_uri)
+            _client = Client(_tracking_uri, settings)
         return _client
 
 
