@@ -33,6 +33,22 @@ MODULES = [
     "loopml.evaluate.bootstrap",
     "loopml.evaluate.calibration",
     "loopml.evaluate.fairness",
+    "loopml.evaluate.catalog",
+    "loopml.evaluate.slices",
+    "loopml.evaluate.behaviour",
+    "loopml.evaluate.importance",
+    "loopml.evaluate.latency",
+    "loopml.evaluate.gates",
+    "loopml.evaluate.evaluation",
+    "loopml.pipeline",
+    "loopml.pipeline.steps",
+    "loopml.pipeline.graph",
+    "loopml.project.names",
+    "loopml.project.loader",
+    "loopml.project.sections",
+    "loopml.training.zoo",
+    "loopml.training.baselines",
+    "loopml.training.imbalance",
 ]
 
 

@@ -5,9 +5,7 @@ JSON round-trips, and each caller mistake is an InvalidInput with the house mess
 
 from __future__ import annotations
 
-import doctest
 import functools
-import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -333,6 +331,24 @@ def test_regression_with_a_zero_target_leaves_mape_out() -> None:
         evaluate(model, frame, "arr_delay", metrics=["mape"], latency=False, importance=None)
 
 
+def test_a_given_package_size_is_what_the_size_gate_judges() -> None:
+    from loopml.evaluate import ModelSizeGate, check_gates
+
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"x": rng.normal(size=500)})
+    frame["y"] = (frame["x"] + rng.normal(size=500) > 0).astype(int)
+    model = LogisticRegression().fit(frame[["x"]], frame["y"])
+    options: dict[str, Any] = {"latency": False, "importance": None, "n_resamples": 50}
+    pickled = evaluate(model, frame, "y", **options)
+    assert pickled.model_size_mb is not None
+    assert pickled.model_size_mb < 0.01
+    assert any(n.startswith("model size: the pickled model") for n in pickled.notes)
+    given = evaluate(model, frame, "y", model_size_mb=12.5, **options)
+    assert given.model_size_mb == 12.5
+    verdict = check_gates([ModelSizeGate(10)], given).verdicts[0]
+    assert (verdict.verdict, verdict.measured, verdict.reason) == ("fail", 12.5, "12.500 MB")
+
+
 class _NoProba:
     def predict(self, frame: pd.DataFrame) -> Any:
         return np.zeros(len(frame))
@@ -355,6 +371,7 @@ class _NoProba:
         ({"baseline": np.zeros(3)}, r"'baseline' must have one value per row \(6000\)"),
         ({"behaviour": ["origin"]}, r"'behaviour' must hold Invariance, Directional"),
         ({"n_resamples": 1}, r"'n_resamples' must be an int >= 2"),
+        ({"model_size_mb": -1.0}, r"'model_size_mb' must be a finite number >= 0; got -1\.0"),
     ],
 )
 def test_caller_mistakes(
@@ -383,24 +400,6 @@ def test_target_and_model_checks(frames: tuple[pd.DataFrame, pd.DataFrame], boos
     strings = LogisticRegression().fit(test[["distance"]], test[TARGET].map({0: "no", 1: "yes"}))
     with pytest.raises(InvalidInput, match=r"binary classifier of the classes 0 and 1"):
         evaluate(strings, test, TARGET)
-
-
-MODULES = [
-    "loopml.evaluate.catalog",
-    "loopml.evaluate.slices",
-    "loopml.evaluate.behaviour",
-    "loopml.evaluate.importance",
-    "loopml.evaluate.latency",
-    "loopml.evaluate.gates",
-    "loopml.evaluate.evaluation",
-]
-
-
-@pytest.mark.parametrize("name", MODULES)
-def test_doctests(name: str) -> None:
-    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0
-    assert result.attempted > 0
 
 
 def test_metric_table() -> None:

@@ -3,8 +3,6 @@ InvalidInput listing each problem as ``loopml.yaml:LINE: field.path: message``."
 
 from __future__ import annotations
 
-import doctest
-import importlib
 import json
 import re
 from pathlib import Path
@@ -585,12 +583,3 @@ def test_names_agree_with_each_other() -> None:
         assert set(DEFAULT_REPORT[task]) <= set(METRICS[task])
         assert any(task in tasks for tasks in MODEL_KIND_TASKS.values())
     assert not set(METRICS["classification"]) & set(METRICS["regression"])
-
-
-@pytest.mark.parametrize(
-    "name", ["loopml.project.names", "loopml.project.loader", "loopml.project.sections"]
-)
-def test_doctests(name: str) -> None:
-    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0
-    assert result.attempted > 0

@@ -29,8 +29,7 @@ from loopml.project.scaffold import (
 )
 
 FEATURES = [
-    "month", "day_of_week", "sched_dep_hour", "sched_arr_hour", "distance", "carrier", "origin",
-    "dest",
+    "day_of_week", "sched_dep_hour", "sched_arr_hour", "distance", "carrier", "origin", "dest",
 ]  # fmt: skip
 
 
@@ -86,7 +85,7 @@ def test_the_example_is_a_project_ready_to_train(
     assert frame["delayed"].sum() == int((expected["arr_delay"] > 15).sum())
     assert frame["sched_dep_hour"].tolist() == (expected["sched_dep_time"] // 100).tolist()
     first = frame.iloc[0]  # 2013-01-01 was a Tuesday (Monday = 0)
-    assert (first["month"], first["day_of_week"], first["carrier"]) == (1, 1, "UA")
+    assert (first["time_hour"].month, first["day_of_week"], first["carrier"]) == (1, 1, "UA")
     # ... and from anywhere, through source_options
     monkeypatch.chdir(tmp_path)
     same = open_source(**project.source_options()).to_pandas()

@@ -18,7 +18,7 @@ EXPECTED = {
     "IntegrityError", "NotTrusted", "ModelVersion", "RegisteredModel", "LoadedModel",
     "save_model", "Signature", "SignatureMismatch", "infer_signature", "ModelInfo",
     "ModelRegistry", "load_model", "log_model", "register_model",
-    "data",
+    "data", "evaluate", "pipeline", "project", "training",
 }  # fmt: skip
 
 
@@ -52,6 +52,9 @@ def test_submodule_all_lists_resolve() -> None:
         "loopml.registry",
         "loopml.data",
         "loopml.evaluate",
+        "loopml.pipeline",
+        "loopml.project",
+        "loopml.training",
         "loopml.data.sources",
         "loopml.data.sampling",
         "loopml.data.splits",
@@ -65,3 +68,18 @@ def test_submodule_all_lists_resolve() -> None:
 
 def test_version_is_a_pep440_string() -> None:
     assert loopml.__version__[0].isdigit()
+
+
+def test_evaluate_is_a_callable_package() -> None:
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    generator = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": generator.normal(size=300)})
+    frame["y"] = (frame["x"] + generator.normal(size=300) > 0).astype(int)
+    model = LogisticRegression().fit(frame[["x"]], frame["y"])
+    result = loopml.evaluate(model, frame, "y", latency=False, n_resamples=50, importance=None)
+    assert result.metrics["roc_auc"].value == loopml.evaluate.roc_auc(
+        frame["y"], model.predict_proba(frame[["x"]])[:, 1]
+    )

@@ -90,6 +90,22 @@ def test_log_register_load_every_uri_form(
     assert list(loaded.signature.names) == ["distance", "hour"]
 
 
+def test_package_size_is_the_bytes_of_every_file_whatever_the_uri(
+    registry: ModelRegistry, frame: tuple[pd.DataFrame, pd.Series], tmp_path: Path
+) -> None:
+    X, y = frame
+    with loopml.start_run() as run:
+        loopml.log_model(_fit(X, y), "model", input_example=X[["distance", "hour"]].head(3))
+    registry.register_model(f"runs:/{run.run_id}/model", "sized")
+    local = Path(registry.client.download_artifacts(run.run_id, "model", tmp_path / "dl"))
+    on_disk = sum(p.stat().st_size for p in local.rglob("*") if p.is_file())
+    assert on_disk > 0
+    for uri in (f"runs:/{run.run_id}/model", "models:/sized/1", "models:/sized/latest", local):
+        assert registry.package_size(uri) == on_disk, uri
+    with pytest.raises(NotFound):
+        registry.package_size("models:/sized/2")
+
+
 def test_moving_an_alias_changes_what_loads(
     registry: ModelRegistry, frame: tuple[pd.DataFrame, pd.Series]
 ) -> None:

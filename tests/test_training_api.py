@@ -1,9 +1,8 @@
-"""The public surface of ``loopml.training``: every listed name resolves, and the examples in
-the docstrings run."""
+"""The public surface of ``loopml.training``: every listed name resolves (the examples in the
+docstrings run in ``tests/test_doctests.py``)."""
 
 from __future__ import annotations
 
-import doctest
 import importlib
 
 import pytest
@@ -21,12 +20,10 @@ MODULES = [
 
 
 @pytest.mark.parametrize("name", MODULES)
-def test_all_lists_resolve_and_doctests_run(name: str) -> None:
+def test_all_lists_resolve(name: str) -> None:
     module = importlib.import_module(name)
     for public in module.__all__:
         assert hasattr(module, public), f"{name}.{public}"
-    failures, _ = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-    assert failures == 0
 
 
 def test_the_package_lists_each_name_once() -> None:

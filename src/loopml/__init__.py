@@ -16,7 +16,10 @@ conventions::
     loopml.load_model("models:/flight-delay@champion").predict(X)
 
 The data layer lives in ``loopml.data`` (sources, schema and validation, snapshots, sampling,
-splits).
+splits). ``loopml.evaluate(model, test_frame, "target", slices=[...])`` evaluates a model (the
+package ``loopml.evaluate`` holds the metrics, gates and report too); ``loopml.pipeline`` runs
+cached, tracked pipelines; ``loopml.training`` holds baselines, the model zoo, tuning and
+``train_project``; ``loopml.project`` reads ``loopml.yaml``.
 """
 
 import importlib
@@ -117,6 +120,7 @@ __all__ = [
     "active_run",
     "data",
     "end_run",
+    "evaluate",
     "get_tracking_uri",
     "infer_signature",
     "load_model",
@@ -131,6 +135,8 @@ __all__ = [
     "log_param",
     "log_params",
     "log_text",
+    "pipeline",
+    "project",
     "register_model",
     "save_model",
     "set_experiment",
@@ -138,12 +144,16 @@ __all__ = [
     "set_tags",
     "set_tracking_uri",
     "start_run",
+    "training",
 ]
 
 
+_LAZY = frozenset(("data", "evaluate", "pipeline", "project", "training"))
+
+
 def __getattr__(name: str) -> Any:
-    """``loopml.data`` is imported on first use: it brings pyarrow and DuckDB, which tracking
-    alone does not need."""
-    if name == "data":
-        return importlib.import_module("loopml.data")
+    """The subpackages of ``_LAZY`` are imported on first use: they bring pyarrow, DuckDB,
+    Optuna or plotly, which tracking alone does not need."""
+    if name in _LAZY:
+        return importlib.import_module(f"loopml.{name}")
     raise AttributeError(f"module 'loopml' has no attribute {name!r}")

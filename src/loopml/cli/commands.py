@@ -8,6 +8,8 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from loopml.cli import project
+from loopml.cli import train as training
 from loopml.cli.data import data_app
 from loopml.cli.models import models_app
 from loopml.cli.render import compare_table, experiments_table, format_ms, format_value, runs_table
@@ -312,3 +314,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(models_app, name="models")
     app.add_typer(data_app, name="data")
     app.command("gc")(gc)
+    app.command("init")(project.init)
+    app.command("train")(training.train)
+    app.command("evaluate")(training.evaluate)
+    app.add_typer(training.pipeline_app, name="pipeline")

@@ -16,7 +16,15 @@ tests hold them to it.
                       behaviour=[Invariance("origin")], baseline=baseline_model)
     report = check_gates([MetricGate("roc_auc", min=0.7)], result, champion=champion_result)
     html = to_html(result, report)
+
+The package itself is callable: ``loopml.evaluate(model, data, "delayed", ...)`` is
+:func:`~loopml.evaluate.evaluation.evaluate` (a module subclass with ``__call__``, so the
+functions above stay reachable as ``loopml.evaluate.roc_auc`` and friends).
 """
+
+import sys
+import types
+from typing import Any
 
 from loopml.evaluate.behaviour import (
     BehaviourResult,
@@ -179,3 +187,13 @@ __all__ = [
     "slice_metrics",
     "to_html",
 ]
+
+
+class _CallableModule(types.ModuleType):
+    """``loopml.evaluate`` as a module you can call: ``loopml.evaluate(model, data, target)``."""
+
+    def __call__(self, model: Any, data: Any, target: str, **options: Any) -> EvaluationResult:
+        return evaluate(model, data, target, **options)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -31,8 +31,10 @@ features and the target, and returns an :class:`EvaluationResult`. Rules:
   predictions ``score >= threshold``.
 - **Importance**: ``"permutation"`` (5 shuffles on at most ``importance_rows`` rows) or
   ``"shap"`` (at most ``min(importance_rows, 2000)`` rows); None skips it.
-- **Latency** (``latency=True``): 200 single-row predictions. **Model size**: the size of the
-  pickled model in MB (of ``model.native`` for a loaded package), None if it cannot be pickled.
+- **Latency** (``latency=True``): 200 single-row predictions. **Model size**: ``model_size_mb``
+  when given (the saved package's size, which ``loopml train`` passes), else the size of the
+  pickled model in MB (of ``model.native`` for a loaded package; a note says so), None if it
+  cannot be pickled.
 - **Threads.** Native thread pools (OpenMP, BLAS; through ``threadpoolctl``) keep their
   settings for the predictions on the whole data, and are limited to one thread everywhere else:
   the repeated small predictions of importance, behavioural tests and latency gain nothing from
@@ -345,6 +347,7 @@ def evaluate(
     importance: Literal["permutation", "shap"] | None = "permutation",
     importance_rows: int = 20_000,
     latency: bool = True,
+    model_size_mb: float | None = None,
     n_resamples: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
@@ -388,6 +391,11 @@ def evaluate(
     bins = check_int(func, "calibration_bins", calibration_bins, low=1)
     rows_for_importance = check_int(func, "importance_rows", importance_rows, low=2)
     chosen_seed = check_int(func, "seed", seed, low=0)
+    given_size = (
+        None
+        if model_size_mb is None
+        else check_number(func, "model_size_mb", model_size_mb, low=0.0)
+    )
     if recalibrate is not None:
         check_choice(func, "recalibrate", recalibrate, ("platt", "isotonic"))
     if importance is not None:
@@ -549,8 +557,12 @@ def evaluate(
     if latency:
         with clock.part("latency"):
             timing = measure_latency(predict, inputs, seed=chosen_seed)
-    with clock.part("model_size"):
-        size = _model_size_mb(model)
+    size: float | None = given_size
+    if size is None:
+        with clock.part("model_size"):
+            size = _model_size_mb(model)
+        if size is not None:
+            notes.append("model size: the pickled model (the saved package was not given)")
     with clock.part("digest"):
         digest = data_digest(frame)
     clock.seconds["total"] = time.perf_counter() - clock.started

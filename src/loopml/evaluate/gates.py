@@ -484,7 +484,9 @@ class LatencyGate:
 
 @dataclass(frozen=True, slots=True)
 class ModelSizeGate:
-    """The pickled model is at most ``max_mb`` megabytes."""
+    """The model is at most ``max_mb`` megabytes: its saved package when the evaluation was
+    told its size (``evaluate(model_size_mb=...)``, as ``loopml train`` does), else the
+    pickled model."""
 
     max_mb: float
 
@@ -516,7 +518,7 @@ class ModelSizeGate:
             size,
             self.max_mb,
             _verdict(size <= self.max_mb),
-            f"{size:.3f} MB pickled",
+            f"{size:.3f} MB",
         )
 
     def to_dict(self) -> dict[str, Any]:

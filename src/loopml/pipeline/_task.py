@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from loopml.core.errors import InvalidInput, user_message
+from loopml.core.errors import InvalidInput, LoopmlError, user_message
 from loopml.core.validation import MAX_PARAM_VALUE_LENGTH, MAX_TAG_VALUE_LENGTH
 from loopml.pipeline._names import (
     TAG_CACHE_KEY,
@@ -102,7 +102,10 @@ def param_text(params: Mapping[str, Any]) -> dict[str, str]:
 def error_line(exc: BaseException) -> str:
     """``"ValueError: the message"`` on one line, cut to a readable length."""
     message = " ".join(str(exc).split())
-    line = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    if isinstance(exc, LoopmlError) and message:
+        line = message  # loopml's own errors name their object and say the fix
+    else:
+        line = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
     limit = min(_ERROR_LENGTH, MAX_TAG_VALUE_LENGTH)
     return line if len(line) <= limit else line[: limit - 3] + "..."
 

@@ -412,24 +412,25 @@ class _Scheduler:
         return run.info.run_id
 
 
+def _names(names: list[str], limit: int = 6) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
 def _step_failed(
     pipeline: Pipeline, result: PipelineResult, failed: list[StepResult]
 ) -> StepFailed:
+    """One message: the step and its error as the error says it (with the error's own fix),
+    then what is kept for the next run and what did not run."""
     first = failed[0]
     kept = [name for name, r in result.steps.items() if r.status in ("ran", "cached")]
-    message = user_message(
-        f"step {first.name!r} of pipeline {pipeline.name!r}",
-        f"failed: {first.error}",
-        fix="fix it and run the pipeline again: "
-        + (
-            f"the finished steps ({', '.join(kept)}) are kept and come from the cache"
-            if kept
-            else "no step finished"
-        ),
-    )
-    others = [f"{r.name} ({r.error})" for r in failed[1:]]
+    error = (first.error or "").rstrip(".")
+    message = f"step {first.name!r} of pipeline {pipeline.name!r} failed: {error}."
+    others = [f"{r.name} ({(r.error or '').rstrip('.')})" for r in failed[1:]]
     if others:
         message += f" Also failed: {'; '.join(others)}."
+    if kept:
+        message += f" Kept for the next run, which takes them from the cache: {_names(kept)}."
     if result.skipped:
-        message += f" Skipped: {', '.join(result.skipped)}."
+        message += f" Not run, as they need it: {_names(list(result.skipped))}."
     return StepFailed(message, step=first.name, result=result)

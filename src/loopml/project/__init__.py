@@ -48,6 +48,7 @@ from loopml.project.loader import PROJECT_FILE, load_project, parse_project
 from loopml.project.names import (
     CLASSIFICATION_METRICS,
     METRICS,
+    MODEL_KIND_TASKS,
     MODEL_KINDS,
     REGRESSION_METRICS,
     TASKS,

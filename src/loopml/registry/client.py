@@ -219,6 +219,24 @@ class ModelRegistry:
         }
         return BlobSource(self.stores.blobs, files, version.uri), meta, version
 
+    def package_size(self, uri: str | os.PathLike[str]) -> int:
+        """The bytes of the package ``uri`` names: the sum of its files, the manifest included
+        (what a model-size gate judges, and what a deployment downloads)."""
+        parsed = parse_model_uri(os.fspath(uri))
+        if parsed.kind == "path":
+            assert parsed.path is not None
+            files = [p for p in Path(parsed.path).rglob("*") if p.is_file()]
+            return sum(p.stat().st_size for p in files)
+        if parsed.kind == "run":
+            assert parsed.run_id is not None
+            self.client.get_run(parsed.run_id)  # NotFound for an unknown run
+            owner = run_owner(parsed.run_id)
+            listed = self.stores.artifact_index.iter_artifact_files(owner, parsed.artifact_path)
+            return sum(int(f.file_size or 0) for f in listed)
+        version = self._version_for(parsed)
+        stored = self.store.model_version_files(version.name, version.version)
+        return sum(int(f.file_size or 0) for f in stored)
+
     def load_model(self, uri: str | os.PathLike[str], *, trust: bool = False) -> LoadedModel:
         """Load ``runs:/…``, ``models:/name/version``, ``models:/name@alias`` or a directory,
         after checking every file's sha256. ``trust=True`` is needed for pickle-based packages.
