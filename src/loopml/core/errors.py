@@ -14,10 +14,13 @@ kind* of failure it is, which is all an edge (CLI, HTTP) needs to pick an exit c
 - :class:`NotTrusted`: loading would run code the caller has not vouched for (``trust=True``).
 
 Messages follow one shape, built by :func:`user_message`: name the object, state the rule, show
-the value, suggest the fix.
+the value, suggest the fix. A name close to a known one gets :func:`did_you_mean` as its fix.
 """
 
 from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
 
 __all__ = [
     "Conflict",
@@ -29,6 +32,8 @@ __all__ = [
     "NotTrusted",
     "SchemaOutdated",
     "StoreError",
+    "close_matches",
+    "did_you_mean",
     "user_message",
     "verbatim",
 ]
@@ -61,6 +66,36 @@ def user_message(subject: str, rule: str, value: object = None, fix: str | None 
     if fix:
         text += f" Fix: {fix.rstrip('.')}."
     return text
+
+
+def close_matches(
+    value: object, choices: Iterable[object], n: int = 1, *, ignore_case: bool = False
+) -> list[str]:
+    """Up to ``n`` of ``choices`` close to ``value`` (``difflib``), closest first.
+
+    >>> close_matches("roc_aux", ["roc_auc", "pr_auc", "rmse"])
+    ['roc_auc']
+    >>> close_matches("LightGBM", ["lightgbm", "xgboost"], ignore_case=True)
+    ['lightgbm']
+    """
+    by_key = {(str(c).lower() if ignore_case else str(c)): str(c) for c in choices}
+    key = str(value).lower() if ignore_case else str(value)
+    return [by_key[found] for found in difflib.get_close_matches(key, list(by_key), n=n)]
+
+
+def did_you_mean(
+    value: object, choices: Iterable[object], n: int = 1, *, ignore_case: bool = False
+) -> str | None:
+    """``"did you mean 'x'"`` (``'x' or 'y'`` with ``n`` > 1) for the closest of ``choices``,
+    or None when none is close: the fix of an unknown name.
+
+    >>> did_you_mean("log-loss", ["log_loss", "brier"])
+    "did you mean 'log_loss'"
+    >>> did_you_mean("zzz", ["log_loss"]) is None
+    True
+    """
+    close = close_matches(value, choices, n, ignore_case=ignore_case)
+    return f"did you mean {' or '.join(map(repr, close))}" if close else None
 
 
 class LoopmlError(Exception):

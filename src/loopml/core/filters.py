@@ -33,14 +33,13 @@ loopml.core.errors.InvalidInput: filter 'metrics.auc >> 0.9' is invalid at posit
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from loopml.core.errors import InvalidInput, user_message, verbatim
+from loopml.core.errors import InvalidInput, close_matches, user_message, verbatim
 from loopml.core.search_ast import (
     DATASET_FIELDS,
     NUMERIC_ATTRIBUTES,
@@ -303,7 +302,7 @@ class _Parser:
         entity = _PREFIXES.get(prefix.lower())
         if entity is not None:
             return entity
-        close = difflib.get_close_matches(prefix.lower(), _CANONICAL_PREFIXES, n=1)
+        close = close_matches(prefix.lower(), _CANONICAL_PREFIXES)
         fix = (
             f"did you mean {close[0] + '.'!r}? Write {close[0] + '.' + name!r}"
             if close
@@ -344,7 +343,7 @@ class _Parser:
     ) -> InvalidInput:
         aliases = _ATTRIBUTE_ALIASES if valid is _ATTRIBUTES else {}
         spellings = {valid_name: valid_name for valid_name in valid} | aliases
-        close = difflib.get_close_matches(name, sorted(spellings), n=1)
+        close = close_matches(name, spellings)
         listed = ", ".join(sorted(valid))
         prefix = token.text.partition(".")[0] + "." if "." in token.text else ""
         name_token = token._replace(text=name, pos=token.pos + len(prefix))

@@ -6,7 +6,6 @@ and the value, so a mistake in a sampling or split call reads the same everywher
 
 from __future__ import annotations
 
-import difflib
 import numbers
 from collections.abc import Sequence
 from typing import Any
@@ -15,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from loopml.core.errors import InvalidInput, user_message, verbatim
+from loopml.core.errors import InvalidInput, did_you_mean, user_message, verbatim
 
 __all__ = [
     "FloatArray",
@@ -91,8 +90,8 @@ def check_columns(
         if name not in df.columns:
             shown = [str(c) for c in df.columns[:_COLUMNS_SHOWN]]
             more = ", ..." if df.shape[1] > _COLUMNS_SHOWN else ""
-            close = difflib.get_close_matches(str(name), [str(c) for c in df.columns], n=1)
-            hint = f"did you mean {close[0]!r}? The columns" if close else "the columns"
+            close = did_you_mean(name, df.columns)
+            hint = f"{close}? The columns" if close else "the columns"
             raise invalid(
                 func,
                 arg,

@@ -12,7 +12,6 @@ are in :mod:`loopml.data.snapshots`.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import hashlib
 import json
 import tempfile
@@ -29,6 +28,7 @@ from loopml.core.errors import (
     IntegrityError,
     InvalidInput,
     NotFound,
+    close_matches,
     user_message,
     verbatim,
 )
@@ -276,7 +276,7 @@ def check_columns(subject: str, wanted: Sequence[Any], available: Sequence[str])
     """InvalidInput (with close matches) for the first of ``wanted`` not in ``available``."""
     for column in wanted:
         if column not in available:
-            close = difflib.get_close_matches(str(column), available, n=3)
+            close = close_matches(column, available, 3)
             hint = f"did you mean {', '.join(map(repr, close))}?" if close else None
             shown = ", ".join(map(repr, available[:10])) + (", ..." if len(available) > 10 else "")
             raise InvalidInput(

@@ -27,7 +27,6 @@ checker records the problem, which becomes a finding.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -40,7 +39,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from loopml.core.errors import InvalidInput, user_message, verbatim
+from loopml.core.errors import InvalidInput, did_you_mean, user_message, verbatim
 from loopml.data.profiling import json_scalar, logical_type
 from loopml.models.signature import ColumnType
 
@@ -578,14 +577,14 @@ unique, not_null, allowed_set, row_predicate; got 'ranges'. Fix: did you mean 'r
     if cls is None:
         raise _invalid(
             "kind", "expectation kind", f"must be one of {', '.join(_KINDS)}", kind,
-            _did_you_mean(kind, _KINDS),
+            did_you_mean(kind, _KINDS),
         )  # fmt: skip
     allowed = [*cls._types, "severity"]
     for key in d:
         if key != "kind" and key not in allowed:
             raise _invalid(
                 str(key), f"expectation {kind!r}", f"may only have the fields {', '.join(allowed)}",
-                key, _did_you_mean(key, allowed),
+                key, did_you_mean(key, allowed),
             )  # fmt: skip
     for key in cls._required:
         if key not in d:
@@ -595,11 +594,6 @@ unique, not_null, allowed_set, row_predicate; got 'ranges'. Fix: did you mean 'r
         kwargs["values"] = tuple(kwargs["values"])
     result: Expectation = cls(**kwargs)
     return result
-
-
-def _did_you_mean(value: Any, choices: Any) -> str | None:
-    close = difflib.get_close_matches(str(value), list(choices), n=1)
-    return f"did you mean {close[0]!r}" if close else None
 
 
 def _first_line(text: str) -> str:

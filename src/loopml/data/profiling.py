@@ -47,7 +47,6 @@ Rules, per column:
 from __future__ import annotations
 
 import datetime
-import difflib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -59,7 +58,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from loopml.core.errors import InvalidInput, NotFound, user_message, verbatim
+from loopml.core.errors import InvalidInput, NotFound, close_matches, user_message, verbatim
 from loopml.data.batches import DEFAULT_BATCH_ROWS, iter_batches
 from loopml.models.signature import ColumnType
 
@@ -320,7 +319,7 @@ class Profile:
         for c in self.columns:
             if c.name == name:
                 return c
-        close = difflib.get_close_matches(str(name), self.names, n=3)
+        close = close_matches(name, self.names, 3)
         hint = f"use {', '.join(map(repr, close))}" if close else None
         raise NotFound(user_message(f"column {name!r}", "is not in the profile", None, hint))
 

@@ -33,7 +33,6 @@ fields (or to a bare type: ``year: integer``), ``expectations:`` a list of mappi
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Sequence
@@ -44,7 +43,7 @@ from typing import Any
 import yaml
 from yaml.constructor import SafeConstructor
 
-from loopml.core.errors import InvalidInput, NotFound, user_message, verbatim
+from loopml.core.errors import InvalidInput, NotFound, did_you_mean, user_message, verbatim
 from loopml.data.expectations import Expectation, InvalidField, Unique, expectation_from_dict
 from loopml.data.profiling import ColumnProfile, Profile, profile
 from loopml.models.signature import ColumnType
@@ -97,7 +96,7 @@ class ColumnSchema:
         except ValueError:
             raise _bad(
                 "type", f"{where} type", f"must be one of {_TYPES}", self.type,
-                _suggest(self.type, [t.value for t in ColumnType]),
+                did_you_mean(self.type, [t.value for t in ColumnType], 3),
             ) from None  # fmt: skip
         for name in ("nullable", "is_id"):
             if not isinstance(getattr(self, name), bool):
@@ -229,7 +228,7 @@ class Schema:
             return self._index[name]
         raise NotFound(
             user_message(
-                f"column {name!r}", "is not in the schema", None, _suggest(name, self.names)
+                f"column {name!r}", "is not in the schema", None, did_you_mean(name, self.names, 3)
             )
         )
 
@@ -279,11 +278,6 @@ class Schema:
                 )
             ) from exc
         return cls.from_yaml(text, origin=str(source))
-
-
-def _suggest(value: Any, choices: Sequence[str]) -> str | None:
-    close = difflib.get_close_matches(str(value), list(choices), n=3)
-    return f"did you mean {' or '.join(map(repr, close))}" if close else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -354,7 +348,7 @@ class _Reader:
             if key in out:
                 raise self.error(key_node, where, "appears twice")
             if allowed is not None and key not in allowed:
-                hint = _suggest(key, allowed)
+                hint = did_you_mean(key, allowed, 3)
                 raise self.error(
                     key_node, where,
                     f"is not a known field (known: {', '.join(allowed)})"

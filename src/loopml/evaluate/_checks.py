@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import math
 import numbers
 from collections.abc import Hashable, Sequence
@@ -12,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from loopml.core.errors import InvalidInput, user_message, verbatim
+from loopml.core.errors import InvalidInput, did_you_mean, user_message, verbatim
 
 __all__ = [
     "as_values",
@@ -20,7 +19,6 @@ __all__ = [
     "check_frame",
     "check_int",
     "check_number",
-    "close_match",
     "column_names",
     "invalid",
     "json_scalar",
@@ -35,12 +33,6 @@ def invalid(
 ) -> NoReturn:
     """Raise the house InvalidInput for ``func()``'s argument ``arg``."""
     raise InvalidInput(user_message(f"{func}() argument {arg!r}", rule, value, fix))
-
-
-def close_match(name: object, choices: Sequence[str]) -> str | None:
-    """``did you mean 'x'`` for the closest of ``choices``, or None."""
-    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1)
-    return f"did you mean {close[0]!r}" if close else None
 
 
 def check_frame(func: str, arg: str, frame: object) -> pd.DataFrame:
@@ -59,7 +51,7 @@ def require_column(func: str, arg: str, frame: pd.DataFrame, name: object) -> Ha
     """``name`` if it is a column of ``frame``; else InvalidInput with a suggestion."""
     if not isinstance(name, Hashable) or name not in frame.columns:
         columns = column_names(frame)
-        hint = close_match(name, columns)
+        hint = did_you_mean(name, columns)
         shown = ", ".join(columns[:20]) + (" ..." if len(columns) > 20 else "")
         fix = f"{hint}? The columns are: {shown}" if hint else f"the columns are: {shown}"
         invalid(func, arg, "must name a column of the data", name, fix)
@@ -116,7 +108,7 @@ def check_number(
 
 def check_choice(func: str, arg: str, value: object, choices: Sequence[str]) -> str:
     if not isinstance(value, str) or value not in choices:
-        hint = close_match(value, choices)
+        hint = did_you_mean(value, choices)
         invalid(func, arg, f"must be one of {', '.join(map(repr, choices))}", value, hint)
     return value
 

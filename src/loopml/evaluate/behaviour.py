@@ -43,11 +43,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from loopml.core.errors import InvalidInput, user_message, verbatim
+from loopml.core.errors import InvalidInput, did_you_mean, user_message, verbatim
 from loopml.evaluate._checks import (
     as_values,
     check_frame,
-    close_match,
     invalid,
     json_scalar,
     require_column,
@@ -383,7 +382,7 @@ class Directional:
                 "expect",
                 "must be 'increase' or 'decrease'",
                 self.expect,
-                close_match(self.expect, ("increase", "decrease")),
+                did_you_mean(self.expect, ("increase", "decrease")),
             )
         object.__setattr__(self, "tolerance", _non_negative(owner, "tolerance", self.tolerance))
         rate = _share(owner, "max_fail_rate", self.max_fail_rate)
@@ -619,7 +618,7 @@ max_fail_rate=0.0, max_rows=10000, seed=0, name=None)
         )
     kinds = [k for k in spec if k in _KEYS]
     if len(kinds) != 1:
-        hints = [close_match(k, list(_KEYS)) for k in spec]
+        hints = [did_you_mean(k, list(_KEYS)) for k in spec]
         hint = next((h for h in hints if h), None)
         raise InvalidInput(
             user_message(
@@ -638,7 +637,7 @@ max_fail_rate=0.0, max_rows=10000, seed=0, name=None)
                 f"{kind} test",
                 f"takes only the fields {', '.join(sorted(allowed))}",
                 unknown,
-                close_match(unknown[0], sorted(allowed)),
+                did_you_mean(unknown[0], sorted(allowed)),
             )
         )
     fields = {k: v for k, v in spec.items() if k != kind}

@@ -19,14 +19,13 @@ permutation importance, hyper-parameter search in ``loopml.training``). Rules:
 
 from __future__ import annotations
 
-import difflib
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal
 
-from loopml.core.errors import InvalidInput, user_message
+from loopml.core.errors import InvalidInput, did_you_mean, user_message
 from loopml.evaluate import metrics as m
 
 __all__ = [
@@ -143,13 +142,12 @@ brier, accuracy, precision, recall, f1, rmse, mae, mape, r2; got 'roc_aux'. Fix:
     key = ALIASES.get(name, name) if isinstance(name, str) else None
     spec = METRICS.get(key) if key is not None else None
     if spec is None or (task is not None and spec.task != task):
-        close = difflib.get_close_matches(str(name), names, n=1)
         if spec is not None:
             rule = f"must be a {task} metric ({', '.join(names)})"
             fix = f"{name!r} is a {spec.task} metric; pass task={spec.task!r} or another metric"
         else:
             rule = f"must be one of {', '.join(names)}"
-            fix = f"did you mean {close[0]!r}" if close else "pick a name from the list"
+            fix = did_you_mean(name, names) or "pick a name from the list"
         raise InvalidInput(user_message(f"{subject} {name!r}", rule, name, fix))
     return spec
 

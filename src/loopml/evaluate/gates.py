@@ -39,8 +39,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
-from loopml.core.errors import InvalidInput, user_message, verbatim
-from loopml.evaluate._checks import close_match
+from loopml.core.errors import InvalidInput, did_you_mean, user_message, verbatim
 from loopml.evaluate.bootstrap import compare_to_baseline
 from loopml.evaluate.catalog import metric_spec
 from loopml.evaluate.result import EvaluationResult
@@ -144,7 +143,7 @@ def _use(gate: str, value: object, choices: tuple[str, ...]) -> None:
             "use",
             f"must be one of {', '.join(map(repr, choices))}",
             value,
-            close_match(value, choices),
+            did_you_mean(value, choices),
         )
 
 
@@ -401,7 +400,7 @@ class FairnessGate:
                 "measure",
                 f"must be one of {', '.join(map(repr, _FAIRNESS))}",
                 self.measure,
-                close_match(self.measure, list(_FAIRNESS)),
+                did_you_mean(self.measure, list(_FAIRNESS)),
             )
         object.__setattr__(self, "max", _non_negative(gate, "max", self.max))
 
@@ -580,7 +579,7 @@ def parse_gate(spec: Mapping[str, Any]) -> Gate:
         raise InvalidInput(user_message("gate", "must be a mapping", verbatim(type(spec).__name__)))
     kinds = [k for k in spec if k in _FORMS]
     if len(kinds) != 1:
-        hints = [close_match(k, list(_FORMS)) for k in spec]
+        hints = [did_you_mean(k, list(_FORMS)) for k in spec]
         raise InvalidInput(
             user_message(
                 "gate",
@@ -599,7 +598,7 @@ def parse_gate(spec: Mapping[str, Any]) -> Gate:
                 f"{kind} gate",
                 f"takes {allowed}",
                 unknown,
-                close_match(unknown[0], sorted(renames)),
+                did_you_mean(unknown[0], sorted(renames)),
             )
         )
     fields = {renames[k]: v for k, v in spec.items() if k != kind}

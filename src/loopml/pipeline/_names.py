@@ -1,4 +1,4 @@
-"""Names, canonical JSON and "did you mean" hints shared by the pipeline modules.
+"""Names and canonical JSON shared by the pipeline modules.
 
 Rules: a step name is ``[A-Za-z_][A-Za-z0-9_.-]*`` (it names a run and appears in tag values);
 an output name is a Python identifier (a step receives it as a parameter of that name). Params
@@ -8,12 +8,10 @@ dicts with str keys; anything else could not be hashed the same way in every pro
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import math
 import re
-from collections.abc import Iterable
 from typing import Any
 
 from loopml.core.errors import InvalidInput, user_message, verbatim
@@ -33,7 +31,6 @@ __all__ = [
     "check_output_name",
     "check_pipeline_name",
     "check_step_name",
-    "did_you_mean",
     "sha256_hex",
 ]
 
@@ -50,12 +47,6 @@ TAG_ERROR = "loopml.step.error"
 TAG_OUTPUT_PREFIX = "loopml.output."  # + output name: the sha256 of its serialised bytes
 
 _STEP_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,199}")
-
-
-def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
-    """``"did you mean 'x'"`` naming up to three close choices, or None when none is close."""
-    close = difflib.get_close_matches(name, sorted(set(choices)), n=3, cutoff=0.6)
-    return f"did you mean {' or '.join(map(repr, close))}" if close else None
 
 
 def check_step_name(name: object) -> str:

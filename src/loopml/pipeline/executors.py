@@ -28,8 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from loopml.core.errors import InvalidInput, MissingDependency, user_message
-from loopml.pipeline._names import did_you_mean
+from loopml.core.errors import InvalidInput, MissingDependency, did_you_mean, user_message
 from loopml.pipeline._task import StepReport, StepTask, error_line, run_step, run_step_on_worker
 from loopml.pipeline.results import StoredOutput
 from loopml.tracking.client import Client
@@ -282,7 +281,7 @@ def resolve_executor(executor: str | Executor, address: Any) -> Executor:
                 "executor",
                 "must be 'local', 'dask' or an Executor",
                 executor,
-                did_you_mean(executor, ("local", "dask")) or "e.g. executor='dask'",
+                did_you_mean(executor, ("local", "dask"), 3) or "e.g. executor='dask'",
             )
         )
     if not isinstance(executor, Executor):

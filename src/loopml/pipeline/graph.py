@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from loopml.core.errors import InvalidInput, user_message
-from loopml.pipeline._names import check_pipeline_name, did_you_mean
+from loopml.core.errors import InvalidInput, did_you_mean, user_message
+from loopml.pipeline._names import check_pipeline_name
 from loopml.pipeline.steps import Step
 
 if TYPE_CHECKING:
@@ -170,7 +170,7 @@ def _unknown_step(pipeline: str, name: str, known: Iterable[str]) -> str:
     return user_message(
         f"step {name!r}",
         f"is not a step of pipeline {pipeline!r}",
-        fix=did_you_mean(name, known) or f"the steps are: {', '.join(known)}",
+        fix=did_you_mean(name, known, 3) or f"the steps are: {', '.join(known)}",
     )
 
 
@@ -223,7 +223,7 @@ def _check_inputs(
                 user_message(
                     f"input {name!r} of step {s.name!r}",
                     "is neither the output of a step nor a declared external input",
-                    fix=did_you_mean(name, known)
+                    fix=did_you_mean(name, known, 3)
                     or f"add it to inputs= (outputs: {', '.join(producers) or 'none'})",
                 )
             )

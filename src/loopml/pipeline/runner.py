@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from loopml.core.entities import RunStatus
-from loopml.core.errors import Conflict, InvalidInput, user_message
+from loopml.core.errors import Conflict, InvalidInput, did_you_mean, user_message
 from loopml.core.validation import validate_metric
 from loopml.pipeline._names import (
     TAG_CACHED_FROM,
@@ -39,7 +39,6 @@ from loopml.pipeline._names import (
     TAG_PIPELINE_NAME,
     TAG_PIPELINE_STEPS,
     canonical_json,
-    did_you_mean,
 )
 from loopml.pipeline._task import StepReport, StepTask, param_text, step_tags
 from loopml.pipeline.cache import CacheHit, cache_key, find_cached
@@ -184,14 +183,14 @@ def _check_inputs(pipeline: Pipeline, inputs: Mapping[str, Any] | None) -> dict[
                 user_message(
                     f"input {name!r}",
                     f"is not read by any step of pipeline {pipeline.name!r}",
-                    fix=did_you_mean(name, accepted)
+                    fix=did_you_mean(name, accepted, 3)
                     or f"the external inputs are: {', '.join(accepted) or 'none'}",
                 )
             )
     missing = [name for name in pipeline.external_inputs if name not in given]
     if missing:
         readers = [s.name for s in pipeline.steps if missing[0] in s.inputs]
-        hint = did_you_mean(missing[0], given)
+        hint = did_you_mean(missing[0], given, 3)
         raise InvalidInput(
             user_message(
                 f"external input {missing[0]!r} (read by step {readers[0]!r})",

@@ -34,13 +34,12 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, overload
 
-from loopml.core.errors import InvalidInput, user_message
+from loopml.core.errors import InvalidInput, did_you_mean, user_message
 from loopml.pipeline._names import (
     canonical_json,
     check_json_value,
     check_output_name,
     check_step_name,
-    did_you_mean,
     sha256_hex,
 )
 
@@ -80,7 +79,7 @@ class Step:
                     fix = f"wire {key!r} as the output of a step or pass it in run(inputs=...)"
                 else:
                     rule = "is not a keyword-only parameter of the function"
-                    hint = did_you_mean(key, keyword_only)
+                    hint = did_you_mean(key, keyword_only, 3)
                     fix = hint or (
                         f"declare it after '*' in {self.name}(...)"
                         if keyword_only
@@ -108,7 +107,7 @@ class Step:
         renamed = list(self.inputs)
         for key, source in sources.items():
             if key not in self.inputs:
-                hint = did_you_mean(key, self.inputs)
+                hint = did_you_mean(key, self.inputs, 3)
                 raise InvalidInput(
                     user_message(
                         f"wired name {key!r} of step {self.name!r}",
@@ -138,7 +137,7 @@ class Step:
         layout: list[tuple[str, tuple[str, ...] | None]] = []
         for key in groups:
             if key not in self.inputs:
-                hint = did_you_mean(key, self.inputs)
+                hint = did_you_mean(key, self.inputs, 3)
                 raise InvalidInput(
                     user_message(
                         f"gathered name {key!r} of step {self.name!r}",

@@ -22,9 +22,10 @@ agree with the ones here, so a name ``loopml.yaml`` accepts is a name they can b
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from typing import Literal, get_args
+
+from loopml.core.errors import did_you_mean
 
 __all__ = [
     "BASELINE_KINDS",
@@ -99,5 +100,4 @@ BASELINE_KINDS: tuple[str, ...] = ("majority", "rule", "group_rate")
 
 def suggest(value: object, choices: Iterable[str]) -> str | None:
     """``"did you mean 'x'"`` naming up to three close choices, or None when none is close."""
-    close = difflib.get_close_matches(str(value), list(choices), n=3)
-    return f"did you mean {' or '.join(map(repr, close))}" if close else None
+    return did_you_mean(value, choices, 3)

@@ -2,19 +2,24 @@
 
 Every check raises :class:`~loopml.core.errors.InvalidInput` with the house message (name the
 object, state the rule, show the value, suggest the fix); a name that is close to a known one
-gets a "did you mean".
+(case aside) gets a "did you mean".
 """
 
 from __future__ import annotations
 
-import difflib
 import numbers
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import pandas as pd
 
-from loopml.core.errors import InvalidInput, MissingDependency, user_message, verbatim
+from loopml.core.errors import (
+    InvalidInput,
+    MissingDependency,
+    did_you_mean,
+    user_message,
+    verbatim,
+)
 
 __all__ = [
     "TASKS",
@@ -24,7 +29,6 @@ __all__ = [
     "check_frame",
     "check_seed",
     "check_task",
-    "did_you_mean",
     "invalid",
     "require",
 ]
@@ -39,18 +43,11 @@ def invalid(subject: str, rule: str, value: object = None, fix: str | None = Non
     return InvalidInput(user_message(subject, rule, value, fix))
 
 
-def did_you_mean(value: object, choices: Iterable[str]) -> str | None:
-    """``"did you mean 'x'"`` for the closest of ``choices`` (case aside), or None."""
-    by_lower = {choice.lower(): choice for choice in choices}
-    close = difflib.get_close_matches(str(value).lower(), list(by_lower), n=1)
-    return f"did you mean {by_lower[close[0]]!r}" if close else None
-
-
 def check_choice(subject: str, value: object, choices: Sequence[str]) -> str:
     """``value`` if it is one of ``choices``, else InvalidInput listing them (and the closest)."""
     if isinstance(value, str) and value in choices:
         return value
-    hint = did_you_mean(value, choices)
+    hint = did_you_mean(value, choices, ignore_case=True)
     listed = ", ".join(choices)
     fix = f"{hint}? The choices are {listed}" if hint else f"use one of {listed}"
     raise invalid(subject, f"must be one of {listed}", value, fix)
@@ -90,7 +87,7 @@ def check_columns(frame: pd.DataFrame, columns: object, subject: str) -> list[st
     available = [str(c) for c in frame.columns]
     for name in names:
         if name not in frame.columns:
-            hint = did_you_mean(name, available)
+            hint = did_you_mean(name, available, ignore_case=True)
             shown = ", ".join(available[:_NAMES_SHOWN]) + (
                 ", ..." if len(available) > _NAMES_SHOWN else ""
             )

@@ -53,14 +53,13 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from loopml.core.errors import verbatim
+from loopml.core.errors import did_you_mean, verbatim
 from loopml.training._common import (
     Task,
     check_columns,
     check_frame,
     check_seed,
     check_task,
-    did_you_mean,
     invalid,
 )
 
@@ -266,7 +265,7 @@ def _parse_rule(expression: str, frame: pd.DataFrame) -> dict[str, tuple[bool, l
 
     def column(name: str) -> bool:
         if name not in frame.columns:
-            hint = did_you_mean(name, [str(c) for c in frame.columns])
+            hint = did_you_mean(name, frame.columns, ignore_case=True)
             raise invalid(
                 f"rule {expression!r}",
                 "must name columns of the frame",

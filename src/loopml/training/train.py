@@ -38,7 +38,7 @@ from typing import Any
 
 import pandas as pd
 
-from loopml.core.errors import InvalidInput, NotFound, user_message
+from loopml.core.errors import InvalidInput, NotFound, did_you_mean, user_message
 from loopml.evaluate import EvaluationResult
 from loopml.pipeline import Pipeline, PipelineResult, StepEvent, step
 from loopml.project import ProjectConfig
@@ -100,7 +100,7 @@ def feature_columns(config: ProjectConfig, frame: pd.DataFrame) -> tuple[list[st
                 f"target {target!r} of {_origin(config)}",
                 "is not a column of the data",
                 sorted(map(str, frame.columns))[:20],
-                _close(target, frame.columns),
+                did_you_mean(target, frame.columns),
             )
         )
     if config.data.features is not None:
@@ -111,7 +111,7 @@ def feature_columns(config: ProjectConfig, frame: pd.DataFrame) -> tuple[list[st
                     f"data.features of {_origin(config)}",
                     "must name columns of the data",
                     missing,
-                    _close(missing[0], frame.columns),
+                    did_you_mean(missing[0], frame.columns),
                 )
             )
         chosen = list(config.data.features)
@@ -145,13 +145,6 @@ def feature_columns(config: ProjectConfig, frame: pd.DataFrame) -> tuple[list[st
 
 def _origin(config: ProjectConfig) -> str:
     return config.path.name if config.path is not None else "loopml.yaml"
-
-
-def _close(name: str, options: Iterable[Any]) -> str | None:
-    import difflib
-
-    found = difflib.get_close_matches(name, [str(o) for o in options], n=1)
-    return f"did you mean {found[0]!r}" if found else None
 
 
 def model_key(name: str) -> str:

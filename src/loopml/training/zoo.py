@@ -54,7 +54,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from loopml.core.errors import verbatim
+from loopml.core.errors import did_you_mean, verbatim
 from loopml.models.signature import Signature, infer_signature
 from loopml.training._common import (
     Task,
@@ -63,7 +63,6 @@ from loopml.training._common import (
     check_frame,
     check_seed,
     check_task,
-    did_you_mean,
     invalid,
     require,
 )
@@ -279,7 +278,7 @@ class ParamSpec:
             )
         for key in spec:
             if key not in _SPEC_KEYS:
-                hint = did_you_mean(key, _SPEC_KEYS)
+                hint = did_you_mean(key, _SPEC_KEYS, ignore_case=True)
                 raise invalid(
                     f"search space entry {name!r}",
                     f"takes the keys {', '.join(_SPEC_KEYS)}",
@@ -337,7 +336,7 @@ def parse_space(
     parsed: dict[str, ParamSpec] = {}
     for name, spec in space.items():
         if names is not None and name not in names:
-            hint = did_you_mean(name, sorted(names))
+            hint = did_you_mean(name, names, ignore_case=True)
             raise invalid(
                 f"search space of {kind}",
                 "must name parameters of the model",
@@ -471,7 +470,7 @@ class ModelKind:
         merged = {**self.default_params(checked), **dict(params or {})}
         for name in merged:
             if name not in accepted:
-                hint = did_you_mean(name, sorted(accepted))
+                hint = did_you_mean(name, accepted, ignore_case=True)
                 raise invalid(
                     f"parameter of model kind {self.name!r}",
                     "must be a parameter of the model",
