@@ -9,6 +9,7 @@ import pytest
 
 MODULES = [
     "loopml.core.errors",
+    "loopml.core.html_page",
     "loopml.core.filters",
     "loopml.core.ids",
     "loopml.core.settings",

@@ -7,12 +7,13 @@ Every piece of user data (column names, values, messages, examples) is HTML-esca
 
 from __future__ import annotations
 
-import html
 import json
-from collections.abc import Iterable, Sequence
 from typing import Any
 
 from loopml.core.errors import InvalidInput, user_message, verbatim
+from loopml.core.html_page import BASE_CSS, page
+from loopml.core.html_page import escape as _e
+from loopml.core.html_page import table as _table
 from loopml.data.profiling import ColumnProfile, Histogram, Profile
 from loopml.data.validation import Finding, ValidationReport
 
@@ -20,24 +21,15 @@ __all__ = ["to_html"]
 
 _EXAMPLE_CHARS = 120
 _BAR_WIDTH = 240
-_CSS = """
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem;color:#1d2433}
-h1{font-size:1.5rem;margin:0 0 .3rem}h2{font-size:1.15rem;margin:2rem 0 .5rem}
-h3{font-size:1rem;margin:1.2rem 0 .4rem}.muted{color:#667085}
-table{border-collapse:collapse;margin:.4rem 0 1rem}
-th,td{border-bottom:1px solid #e4e7ec;padding:.3rem .6rem;text-align:left;vertical-align:top}
-th{background:#f5f6f8;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}
-code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace;background:#f5f6f8;padding:0 .2rem}
-.badge{display:inline-block;border-radius:.6rem;padding:0 .5rem;font-size:12px;font-weight:600}
+_CSS = (
+    BASE_CSS
+    + """\
 .error{background:#fde2e1;color:#9b1c1c}.warning{background:#fdf0d5;color:#8a5300}
 .info{background:#e0ecfd;color:#1d4ed8}.ok{background:#dcf5e3;color:#1e6b35}
 .col{border:1px solid #e4e7ec;border-radius:.4rem;padding:.2rem 1rem;margin:1rem 0}
 .bar{fill:#5b7bd5}.bar:hover{fill:#2f4fa8}.grid{display:flex;gap:2rem;flex-wrap:wrap}
 """
-
-
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+)
 
 
 def to_html(obj: ValidationReport | Profile, title: str | None = None) -> str:
@@ -54,28 +46,7 @@ def to_html(obj: ValidationReport | Profile, title: str | None = None) -> str:
                 "to_html", "needs a ValidationReport or a Profile", verbatim(type(obj).__name__)
             )
         )
-    heading = _e(title or default)
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{heading}</title><style>{_CSS}</style></head>\n"
-        f"<body><h1>{heading}</h1>\n{body}\n</body></html>\n"
-    )
-
-
-def _table(
-    headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: Sequence[int] = ()
-) -> str:
-    """A table from already-escaped cells; columns in ``numeric`` are right-aligned."""
-    head = "".join(f"<th>{h}</th>" for h in headers)
-    lines = []
-    for row in rows:
-        cells = "".join(
-            f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>"
-            for i, c in enumerate(row)
-        )
-        lines.append(f"<tr>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(lines)}</tbody></table>"
+    return page(_e(title or default), body, css=_CSS)
 
 
 # --------------------------------------------------------------------------------------------

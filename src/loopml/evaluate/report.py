@@ -23,38 +23,30 @@
 from __future__ import annotations
 
 import functools
-import html
 import json
 import math
-from collections.abc import Iterable, Sequence
 from typing import Any
 
 from loopml.core.errors import InvalidInput, user_message, verbatim
+from loopml.core.html_page import BASE_CSS, page
+from loopml.core.html_page import escape as _e
+from loopml.core.html_page import table as _table
 from loopml.evaluate.catalog import metric_spec
 from loopml.evaluate.gates import GateReport
 from loopml.evaluate.result import EvaluationResult
 
 __all__ = ["to_html"]
 
-_CSS = """
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem;color:#1d2433}
-h1{font-size:1.5rem;margin:0 0 .3rem}h2{font-size:1.15rem;margin:2rem 0 .5rem}
-h3{font-size:1rem;margin:1.2rem 0 .4rem}.muted{color:#667085}
-table{border-collapse:collapse;margin:.4rem 0 1rem}
-th,td{border-bottom:1px solid #e4e7ec;padding:.3rem .6rem;text-align:left;vertical-align:top}
-th{background:#f5f6f8;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}
-code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace;background:#f5f6f8;padding:0 .2rem}
-.badge{display:inline-block;border-radius:.6rem;padding:0 .5rem;font-size:12px;font-weight:600}
+_CSS = (
+    BASE_CSS
+    + """\
 .fail{background:#fde2e1;color:#9b1c1c}.skip{background:#fdf0d5;color:#8a5300}
 .pass{background:#dcf5e3;color:#1e6b35}.grid{display:flex;gap:1rem;flex-wrap:wrap}
 .fig{width:560px;height:380px}.wide{width:1000px;height:420px}
 """
+)
 _CONFIG = {"displaylogo": False, "responsive": True}
 _JSON_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026"}
-
-
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
 
 
 def _num(value: float | int | None, digits: int = 4) -> str:
@@ -71,21 +63,6 @@ def _plotly_js() -> str:
 
     script: str = get_plotlyjs()
     return script
-
-
-def _table(
-    headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: Sequence[int] = ()
-) -> str:
-    """A table of already-escaped cells; columns in ``numeric`` are right-aligned."""
-    head = "".join(f"<th>{h}</th>" for h in headers)
-    body = []
-    for row in rows:
-        cells = "".join(
-            f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>"
-            for i, c in enumerate(row)
-        )
-        body.append(f"<tr>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def _badge(verdict: str) -> str:
@@ -555,10 +532,9 @@ def to_html(
     if result.seconds:
         rows = [(_e(k), _num(v, 3)) for k, v in result.seconds.items()]
         body.append(f"<h2>Seconds</h2>{_table(['part', 'seconds'], rows, (1,))}")
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{heading}</title><style>{_CSS}</style>"
-        f'<script type="text/javascript">{_plotly_js()}</script></head>\n'
-        f"<body><h1>{heading}</h1>\n{''.join(body)}\n{figs.script()}\n</body></html>\n"
+    return page(
+        heading,
+        f"{''.join(body)}\n{figs.script()}",
+        css=_CSS,
+        head=f'<script type="text/javascript">{_plotly_js()}</script>',
     )
