@@ -2,7 +2,8 @@
 
 Every check raises :class:`~loopml.core.errors.InvalidInput` with the house message (name the
 object, state the rule, show the value, suggest the fix); a name that is close to a known one
-(case aside) gets a "did you mean".
+gets a "did you mean" (case aside for choices). Frames and columns are checked as
+:mod:`loopml.data` checks them, with the subject named by what it is (``"training frame"``).
 """
 
 from __future__ import annotations
@@ -13,13 +14,9 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from loopml.core.errors import (
-    InvalidInput,
-    MissingDependency,
-    did_you_mean,
-    user_message,
-    verbatim,
-)
+from loopml.core.errors import InvalidInput, MissingDependency, did_you_mean, user_message
+from loopml.data._frames import columns_of
+from loopml.data._frames import frame_of as check_frame
 
 __all__ = [
     "TASKS",
@@ -35,8 +32,6 @@ __all__ = [
 
 Task = Literal["classification", "regression"]
 TASKS: tuple[Task, ...] = ("classification", "regression")
-#: How many names an "unknown name" message lists.
-_NAMES_SHOWN = 10
 
 
 def invalid(subject: str, rule: str, value: object = None, fix: str | None = None) -> InvalidInput:
@@ -64,38 +59,10 @@ def check_seed(seed: object, subject: str = "seed") -> int:
     return int(seed)
 
 
-def check_frame(frame: object, subject: str) -> pd.DataFrame:
-    if not isinstance(frame, pd.DataFrame):
-        raise invalid(subject, "must be a pandas DataFrame", verbatim(type(frame).__name__))
-    if len(frame) == 0:
-        raise invalid(
-            subject,
-            "must have at least one row",
-            verbatim(f"<empty frame with {frame.shape[1]} columns>"),
-        )
-    return frame
-
-
 def check_columns(frame: pd.DataFrame, columns: object, subject: str) -> list[str]:
-    """``columns`` (a name or a sequence of names) as a list of columns ``frame`` has."""
-    if isinstance(columns, str):
-        names: list[Any] = [columns]
-    elif isinstance(columns, Sequence):
-        names = list(columns)
-    else:
-        raise invalid(subject, "must be a column name or a list of column names", columns)
-    available = [str(c) for c in frame.columns]
-    for name in names:
-        if name not in frame.columns:
-            hint = did_you_mean(name, available, ignore_case=True)
-            shown = ", ".join(available[:_NAMES_SHOWN]) + (
-                ", ..." if len(available) > _NAMES_SHOWN else ""
-            )
-            fix = f"{hint}? The columns are {shown}" if hint else f"the columns are {shown}"
-            raise invalid(subject, "must name columns of the frame", name, fix)
-    if len(set(names)) != len(names):
-        raise invalid(subject, "must not repeat a column", names)
-    return [str(n) for n in names]
+    """``columns`` (a name or a sequence of names, maybe none) as a list of columns ``frame``
+    has."""
+    return [str(n) for n in columns_of(frame, columns, subject, allow_empty=True)]
 
 
 def require(module: str, extra: str, what: str) -> Any:
