@@ -1,10 +1,11 @@
-"""Argument checks shared by the evaluation modules: one message shape, raised as InvalidInput."""
+"""Argument checks shared by the evaluation modules: one message shape, raised as InvalidInput;
+the configuration form of tests and gates; the seeded row sample."""
 
 from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, NoReturn
 
 import numpy as np
@@ -19,13 +20,20 @@ __all__ = [
     "check_frame",
     "check_int",
     "check_number",
+    "check_predict",
     "column_names",
+    "field_error",
     "invalid",
     "json_scalar",
+    "parse_keyed",
     "require_column",
+    "sample_positions",
 ]
 
 FloatArray = npt.NDArray[np.float64]
+#: Configuration key naming a kind -> (its class, the field the key's value fills, the other
+#: configuration keys -> the fields they fill).
+Forms = Mapping[str, tuple[type[Any], str, Mapping[str, str]]]
 
 
 def invalid(
@@ -33,6 +41,63 @@ def invalid(
 ) -> NoReturn:
     """Raise the house InvalidInput for ``func()``'s argument ``arg``."""
     raise InvalidInput(user_message(f"{func}() argument {arg!r}", rule, value, fix))
+
+
+def field_error(
+    owner: str, name: str, rule: str, value: object, fix: str | None = None
+) -> InvalidInput:
+    """The house InvalidInput for the field ``name`` of ``owner`` (a test, a gate)."""
+    return InvalidInput(user_message(f"{owner} field {name!r}", rule, value, fix))
+
+
+def check_predict(func: str, arg: str, predict: object) -> None:
+    """InvalidInput unless ``predict`` is callable (a DataFrame to one score per row)."""
+    if not callable(predict):
+        invalid(
+            func,
+            arg,
+            "must be a callable from a DataFrame to one score per row",
+            verbatim(type(predict).__name__),
+            "pass model.predict, or lambda df: model.predict_proba(df)[:, 1]",
+        )
+
+
+def sample_positions(n: int, max_rows: int, seed: int) -> npt.NDArray[np.int64] | None:
+    """Sorted positions of ``max_rows`` of ``n`` rows drawn without replacement by
+    ``numpy.random.default_rng(seed)``, or None when there are no more rows than that."""
+    if n <= max_rows:
+        return None
+    chosen = np.random.default_rng(seed).choice(n, size=max_rows, replace=False)
+    return np.sort(chosen).astype(np.int64)
+
+
+def parse_keyed(spec: object, what: str, noun: str, forms: Forms) -> Any:
+    """A ``what`` from its configuration form: exactly one key of ``forms``, whose value fills
+    the kind's first field, plus that kind's other keys (a ``<kind> <noun>`` takes no other)."""
+    if not isinstance(spec, Mapping):
+        raise InvalidInput(user_message(what, "must be a mapping", verbatim(type(spec).__name__)))
+    kinds = [k for k in spec if k in forms]
+    if len(kinds) != 1:
+        hints = (did_you_mean(k, forms) for k in spec)
+        raise InvalidInput(
+            user_message(
+                what,
+                f"must have exactly one of the keys {', '.join(forms)}",
+                dict(spec),
+                next((h for h in hints if h), None),
+            )
+        )
+    kind = kinds[0]
+    cls, first, fields = forms[kind]
+    unknown = sorted(set(spec) - set(fields) - {kind})
+    if unknown:
+        rule = f"takes only the fields {', '.join(sorted(fields))}" if fields else (
+            "takes no other field"
+        )  # fmt: skip
+        raise InvalidInput(
+            user_message(f"{kind} {noun}", rule, unknown, did_you_mean(unknown[0], fields))
+        )
+    return cls(**{first: spec[kind]}, **{fields[k]: v for k, v in spec.items() if k != kind})
 
 
 def check_frame(func: str, arg: str, frame: object) -> pd.DataFrame:

@@ -45,12 +45,17 @@ import pandas as pd
 
 from loopml.core.errors import InvalidInput, did_you_mean, user_message, verbatim
 from loopml.evaluate._checks import (
+    Forms,
     as_values,
     check_frame,
+    check_predict,
     invalid,
     json_scalar,
+    parse_keyed,
     require_column,
+    sample_positions,
 )
+from loopml.evaluate._checks import field_error as _field
 from loopml.evaluate.catalog import Task, check_task, metric_spec
 from loopml.evaluate.slices import infer_task
 
@@ -119,10 +124,6 @@ class BehaviourResult:
 # Shared plumbing
 
 
-def _field(owner: str, name: str, rule: str, value: object, fix: str | None = None) -> InvalidInput:
-    return InvalidInput(user_message(f"{owner} field {name!r}", rule, value, fix))
-
-
 def _share(owner: str, name: str, value: object) -> float:
     if (
         isinstance(value, bool)
@@ -156,14 +157,59 @@ def _column_name(owner: str, value: object) -> str:
     return value
 
 
-def _sample(frame: pd.DataFrame, max_rows: int, seed: int) -> tuple[pd.DataFrame, npt.NDArray[Any]]:
-    """At most ``max_rows`` rows (seeded, in frame order) re-indexed 0..m-1; their positions."""
-    n = len(frame)
-    if n > max_rows:
-        positions = np.sort(np.random.default_rng(seed).choice(n, size=max_rows, replace=False))
-    else:
-        positions = np.arange(n)
-    return frame.iloc[positions].reset_index(drop=True), positions
+def _share_fields(test: Invariance | Directional, owner: str) -> None:
+    """Check and normalise the fields of a test measured as a share of failing rows."""
+    object.__setattr__(test, "tolerance", _non_negative(owner, "tolerance", test.tolerance))
+    object.__setattr__(test, "max_fail_rate", _share(owner, "max_fail_rate", test.max_fail_rate))
+    object.__setattr__(test, "max_rows", _positive_int(owner, "max_rows", test.max_rows))
+
+
+@dataclass(frozen=True, slots=True)
+class _Rows:
+    """The checked frame of a run and its seeded sample (re-indexed 0..m-1)."""
+
+    data: pd.DataFrame
+    sample: pd.DataFrame
+    positions: npt.NDArray[Any]
+    #: The index labels of the sampled rows (shown in the examples).
+    labels: npt.NDArray[Any]
+
+
+def _rows(
+    func: str, predict: object, frame: object, columns: Sequence[str], max_rows: int, seed: int
+) -> _Rows:
+    """The checks every run starts with, then at most ``max_rows`` rows (seeded, in frame
+    order)."""
+    check_predict(func, "predict", predict)
+    data = check_frame(func, "frame", frame)
+    for column in columns:
+        require_column(func, "frame", data, column)
+    chosen = sample_positions(len(data), max_rows, seed)
+    positions = np.arange(len(data)) if chosen is None else chosen
+    sample = data.iloc[positions].reset_index(drop=True)
+    return _Rows(data, sample, positions, data.index.to_numpy()[positions])
+
+
+def _failure_share(
+    test: Invariance | Directional,
+    n_tested: int,
+    n_failing: int,
+    examples: tuple[dict[str, Any], ...],
+    detail: str,
+) -> BehaviourResult:
+    """The result of a test that passes when at most ``max_fail_rate`` of the tested rows fail."""
+    rate = n_failing / n_tested if n_tested else 0.0
+    return BehaviourResult(
+        test.label,
+        test.kind,
+        rate <= test.max_fail_rate,
+        rate,
+        test.max_fail_rate,
+        n_tested,
+        n_failing,
+        examples,
+        detail,
+    )
 
 
 def _predict(func: str, predict: Predict, frame: pd.DataFrame) -> FloatArray:
@@ -189,17 +235,6 @@ def _predict(func: str, predict: Predict, frame: pd.DataFrame) -> FloatArray:
             )
         )
     return raw
-
-
-def _callable(func: str, predict: object) -> None:
-    if not callable(predict):
-        invalid(
-            func,
-            "predict",
-            "must be a callable from a DataFrame to one score per row",
-            verbatim(type(predict).__name__),
-            "pass model.predict, or lambda df: model.predict_proba(df)[:, 1]",
-        )
 
 
 def _examples(
@@ -272,10 +307,7 @@ class Invariance:
             if not values:
                 raise _field(owner, "values", "must hold at least one value", list(values))
         object.__setattr__(self, "values", values)
-        object.__setattr__(self, "tolerance", _non_negative(owner, "tolerance", self.tolerance))
-        rate = _share(owner, "max_fail_rate", self.max_fail_rate)
-        object.__setattr__(self, "max_fail_rate", rate)
-        object.__setattr__(self, "max_rows", _positive_int(owner, "max_rows", self.max_rows))
+        _share_fields(self, owner)
 
     @property
     def label(self) -> str:
@@ -292,11 +324,8 @@ class Invariance:
     ) -> BehaviourResult:
         """Run the test on ``frame`` (``y_true``, ``task`` and ``threshold`` are not used)."""
         func = "Invariance.run"
-        _callable(func, predict)
-        data = check_frame(func, "frame", frame)
-        require_column(func, "frame", data, self.column)
-        sample, positions = _sample(data, self.max_rows, self.seed)
-        labels = data.index.to_numpy()[positions]
+        rows = _rows(func, predict, frame, [self.column], self.max_rows, self.seed)
+        sample = rows.sample
         base = _predict(func, predict, sample)
         tested = np.zeros(len(sample), dtype=bool)
         failing = np.zeros(len(sample), dtype=bool)
@@ -324,23 +353,18 @@ class Invariance:
             tested |= moved
             failing |= fails
         n_tested, n_failing = int(tested.sum()), int(failing.sum())
-        rate = n_failing / n_tested if n_tested else 0.0
         detail = (
             f"{n_failing} of {n_tested} rows changed their prediction by more than "
             f"{self.tolerance:g} when {self.column!r} changed"
         )
         if n_tested == 0:
             detail = f"no row changed: {self.column!r} holds one value in the {len(sample)} rows"
-        return BehaviourResult(
-            self.label,
-            self.kind,
-            rate <= self.max_fail_rate,
-            rate,
-            self.max_fail_rate,
+        return _failure_share(
+            self,
             n_tested,
             n_failing,
             _examples(
-                labels,
+                rows.labels,
                 _objects(sample, [self.column]),
                 {self.column: after},
                 base,
@@ -384,10 +408,7 @@ class Directional:
                 self.expect,
                 did_you_mean(self.expect, ("increase", "decrease")),
             )
-        object.__setattr__(self, "tolerance", _non_negative(owner, "tolerance", self.tolerance))
-        rate = _share(owner, "max_fail_rate", self.max_fail_rate)
-        object.__setattr__(self, "max_fail_rate", rate)
-        object.__setattr__(self, "max_rows", _positive_int(owner, "max_rows", self.max_rows))
+        _share_fields(self, owner)
 
     @property
     def label(self) -> str:
@@ -404,10 +425,8 @@ class Directional:
     ) -> BehaviourResult:
         """Run the test on ``frame`` (``y_true``, ``task`` and ``threshold`` are not used)."""
         func = "Directional.run"
-        _callable(func, predict)
-        data = check_frame(func, "frame", frame)
-        require_column(func, "frame", data, self.column)
-        column = data[self.column]
+        rows = _rows(func, predict, frame, [self.column], self.max_rows, self.seed)
+        column = rows.data[self.column]
         if not pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(
             column.dtype
         ):
@@ -418,8 +437,7 @@ class Directional:
                 verbatim(f"dtype {column.dtype}"),
                 "use Invariance for a categorical column",
             )
-        sample, positions = _sample(data, self.max_rows, self.seed)
-        labels = data.index.to_numpy()[positions]
+        sample = rows.sample
         values = sample[self.column]
         delta = self.delta
         if delta is None:
@@ -441,17 +459,12 @@ class Directional:
         sign = 1.0 if self.expect == "increase" else -1.0
         wrong = present & (sign * (pred - base) < -self.tolerance)
         n_tested, n_failing = int(present.sum()), int(wrong.sum())
-        rate = n_failing / n_tested if n_tested else 0.0
-        return BehaviourResult(
-            self.label,
-            self.kind,
-            rate <= self.max_fail_rate,
-            rate,
-            self.max_fail_rate,
+        return _failure_share(
+            self,
             n_tested,
             n_failing,
             _examples(
-                labels,
+                rows.labels,
                 _objects(sample, [self.column]),
                 _objects(shifted, [self.column]),
                 base,
@@ -534,10 +547,7 @@ class Perturbation:
     ) -> BehaviourResult:
         """Run the test: the metric on ``frame`` against the metric on a noisy copy."""
         func = "Perturbation.run"
-        _callable(func, predict)
-        data = check_frame(func, "frame", frame)
-        for column in self.columns:
-            require_column(func, "frame", data, column)
+        rows = _rows(func, predict, frame, self.columns, self.max_rows, self.seed)
         if y_true is None:
             invalid(
                 func,
@@ -545,14 +555,13 @@ class Perturbation:
                 "is needed: the test compares a metric with and without noise",
                 fix="pass y_true=the target values, one per row of frame",
             )
-        truth_all = as_values(func, "y_true", y_true, len(data))
+        truth_all = as_values(func, "y_true", y_true, len(rows.data))
         chosen = infer_task(truth_all) if task is None else check_task(task)
         spec = metric_spec(
             self.metric or ("roc_auc" if chosen == "classification" else "rmse"), chosen
         )
-        sample, positions = _sample(data, self.max_rows, self.seed)
-        labels = data.index.to_numpy()[positions]
-        truth = truth_all[positions]
+        sample = rows.sample
+        truth = truth_all[rows.positions]
         noisy = self._noisy(sample, np.random.default_rng(self.seed))
         base = _predict(func, predict, sample)
         pred = _predict(func, predict, noisy)
@@ -570,7 +579,7 @@ class Perturbation:
             len(sample),
             None,
             _examples(
-                labels,
+                rows.labels,
                 _objects(sample, self.columns),
                 _objects(noisy, self.columns),
                 base,
@@ -583,22 +592,15 @@ class Perturbation:
 
 
 BehaviourTest: TypeAlias = Invariance | Directional | Perturbation
-_KEYS: dict[str, tuple[type[Any], str, frozenset[str]]] = {
-    "invariance": (
-        Invariance,
-        "column",
-        frozenset({"values", "tolerance", "max_fail_rate", "max_rows", "seed", "name"}),
-    ),
-    "directional": (
-        Directional,
-        "column",
-        frozenset({"delta", "expect", "tolerance", "max_fail_rate", "max_rows", "seed", "name"}),
-    ),
-    "perturbation": (
-        Perturbation,
-        "columns",
-        frozenset({"noise", "max_drop", "metric", "max_rows", "seed", "name"}),
-    ),
+_COMMON = ("max_rows", "seed", "name")
+#: Configuration key -> (test, the field the key's value fills, the other fields).
+_KEYS: Forms = {
+    kind: (cls, first, {f: f for f in (*fields, *_COMMON)})
+    for kind, cls, first, fields in (
+        ("invariance", Invariance, "column", ("values", "tolerance", "max_fail_rate")),
+        ("directional", Directional, "column", ("delta", "expect", "tolerance", "max_fail_rate")),
+        ("perturbation", Perturbation, "columns", ("noise", "max_drop", "metric")),
+    )
 }
 
 
@@ -612,34 +614,5 @@ max_fail_rate=0.0, max_rows=10000, seed=0, name=None)
     >>> parse_behaviour({"perturbation": ["distance"], "noise": 0.1, "max_drop": 0.02}).columns
     ('distance',)
     """
-    if not isinstance(spec, Mapping):
-        raise InvalidInput(
-            user_message("behaviour test", "must be a mapping", verbatim(type(spec).__name__))
-        )
-    kinds = [k for k in spec if k in _KEYS]
-    if len(kinds) != 1:
-        hints = [did_you_mean(k, list(_KEYS)) for k in spec]
-        hint = next((h for h in hints if h), None)
-        raise InvalidInput(
-            user_message(
-                "behaviour test",
-                "must have exactly one of the keys invariance, directional, perturbation",
-                dict(spec),
-                hint,
-            )
-        )
-    kind = kinds[0]
-    cls, first, allowed = _KEYS[kind]
-    unknown = sorted(set(spec) - allowed - {kind})
-    if unknown:
-        raise InvalidInput(
-            user_message(
-                f"{kind} test",
-                f"takes only the fields {', '.join(sorted(allowed))}",
-                unknown,
-                did_you_mean(unknown[0], sorted(allowed)),
-            )
-        )
-    fields = {k: v for k, v in spec.items() if k != kind}
-    test: BehaviourTest = cls(**{first: spec[kind]}, **fields)
+    test: BehaviourTest = parse_keyed(spec, "behaviour test", "test", _KEYS)
     return test

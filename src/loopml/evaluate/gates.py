@@ -40,6 +40,8 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
 from loopml.core.errors import InvalidInput, did_you_mean, user_message, verbatim
+from loopml.evaluate._checks import Forms, parse_keyed
+from loopml.evaluate._checks import field_error as _bad
 from loopml.evaluate.bootstrap import compare_to_baseline
 from loopml.evaluate.catalog import metric_spec
 from loopml.evaluate.result import EvaluationResult
@@ -111,10 +113,6 @@ class GateReport:
 
 # --------------------------------------------------------------------------------------------
 # Field checks
-
-
-def _bad(gate: str, name: str, rule: str, value: object, fix: str | None = None) -> InvalidInput:
-    return InvalidInput(user_message(f"{gate} field {name!r}", rule, value, fix))
 
 
 def _number(gate: str, name: str, value: object, *, optional: bool = False) -> float | None:
@@ -550,8 +548,8 @@ def check_gates(
     return GateReport(tuple(verdicts), all(v.verdict != "fail" for v in verdicts))
 
 
-#: Configuration key -> (gate, field the key's value fills, other fields, renamed fields).
-_FORMS: dict[str, tuple[type[Any], str, dict[str, str]]] = {
+#: Configuration key -> (gate, field the key's value fills, other keys -> their fields).
+_FORMS: Forms = {
     "metric": (MetricGate, "metric", {"min": "min", "max": "max", "use": "use"}),
     "improvement_over_champion": (
         ImprovementGate,
@@ -575,32 +573,5 @@ def parse_gate(spec: Mapping[str, Any]) -> Gate:
     >>> parse_gate({"max_latency_p99_ms": 50})
     LatencyGate(max_p99_ms=50.0)
     """
-    if not isinstance(spec, Mapping):
-        raise InvalidInput(user_message("gate", "must be a mapping", verbatim(type(spec).__name__)))
-    kinds = [k for k in spec if k in _FORMS]
-    if len(kinds) != 1:
-        hints = [did_you_mean(k, list(_FORMS)) for k in spec]
-        raise InvalidInput(
-            user_message(
-                "gate",
-                f"must have exactly one of the keys {', '.join(_FORMS)}",
-                dict(spec),
-                next((h for h in hints if h), None),
-            )
-        )
-    kind = kinds[0]
-    cls, first, renames = _FORMS[kind]
-    unknown = sorted(set(spec) - set(renames) - {kind})
-    if unknown:
-        allowed = ", ".join(sorted(renames)) or "no other field"
-        raise InvalidInput(
-            user_message(
-                f"{kind} gate",
-                f"takes {allowed}",
-                unknown,
-                did_you_mean(unknown[0], sorted(renames)),
-            )
-        )
-    fields = {renames[k]: v for k, v in spec.items() if k != kind}
-    gate: Gate = cls(**{first: spec[kind]}, **fields)
+    gate: Gate = parse_keyed(spec, "gate", "gate", _FORMS)
     return gate

@@ -44,7 +44,9 @@ from loopml.evaluate._checks import (
     check_frame,
     check_int,
     check_number,
+    check_predict,
     invalid,
+    sample_positions,
 )
 from loopml.evaluate.catalog import Task, check_task, metric_spec
 from loopml.evaluate.slices import infer_task
@@ -96,13 +98,6 @@ class Importance:
             measure=data["measure"],
             n_repeats=data.get("n_repeats"),
         )
-
-
-def _subsample(n: int, max_rows: int, seed: int) -> npt.NDArray[Any] | None:
-    """Sorted positions of a seeded sample of ``max_rows`` rows, or None to use them all."""
-    if n <= max_rows:
-        return None
-    return np.sort(np.random.default_rng(seed).choice(n, size=max_rows, replace=False))
 
 
 def _sorted(
@@ -166,14 +161,7 @@ def permutation_importance(
     from sklearn.inspection import permutation_importance as sklearn_importance
 
     func = "permutation_importance"
-    if not callable(model_predict):
-        invalid(
-            func,
-            "model_predict",
-            "must be a callable from a DataFrame to one score per row",
-            type(model_predict).__name__,
-            "pass model.predict, or lambda df: model.predict_proba(df)[:, 1]",
-        )
+    check_predict(func, "model_predict", model_predict)
     data = check_frame(func, "frame", frame)
     truth = as_values(func, "y_true", y_true, len(data))
     chosen = infer_task(truth) if task is None else check_task(task)
@@ -185,7 +173,7 @@ def permutation_importance(
     repeats = check_int(func, "n_repeats", n_repeats, low=1)
     rows = check_int(func, "max_rows", max_rows, low=2)
     cut = check_number(func, "threshold", threshold)
-    chosen_rows = _subsample(len(data), rows, seed)
+    chosen_rows = sample_positions(len(data), rows, seed)
     if chosen_rows is not None:
         data, truth = data.iloc[chosen_rows], truth[chosen_rows]
     metric_fn = spec.bind(cut)
@@ -254,7 +242,7 @@ def shap_importance(
     data = check_frame(func, "frame", frame)
     rows = check_int(func, "max_rows", max_rows, low=1)
     background = check_int(func, "background_rows", background_rows, low=1)
-    chosen = _subsample(len(data), rows, seed)
+    chosen = sample_positions(len(data), rows, seed)
     sample = data if chosen is None else data.iloc[chosen]
     names = [str(c) for c in data.columns]
     values: FloatArray | None = None

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from loopml.evaluate._checks import check_frame, check_int, invalid
+from loopml.evaluate._checks import check_frame, check_int, check_predict, invalid
 
 __all__ = ["Latency", "measure_latency"]
 
@@ -79,8 +79,7 @@ def measure_latency(
     (5, True)
     """
     func = "measure_latency"
-    if not callable(predict):
-        invalid(func, "predict", "must be a callable from a DataFrame to predictions", predict)
+    check_predict(func, "predict", predict)
     data = check_frame(func, "frame", frame)
     if len(data) == 0:
         invalid(func, "frame", "must hold at least one row", 0)
