@@ -94,7 +94,7 @@ from loopml.evaluate.fairness import fairness_report
 from loopml.evaluate.importance import Importance, permutation_importance, shap_importance
 from loopml.evaluate.latency import measure_latency
 from loopml.evaluate.result import Calibration, Curves, EvaluationResult, data_digest
-from loopml.evaluate.slices import Slice, find_worst_slices, slice_reports
+from loopml.evaluate.slices import Slice, find_worst_slices, infer_task, slice_reports
 
 __all__ = ["evaluate"]
 
@@ -415,10 +415,7 @@ def evaluate(
             "encode the positive class as 1: (data[target] == label).astype(int)",
         )
     truth = as_values(func, f"data[{target!r}]", column)
-    if task is None:
-        chosen: Task = "classification" if np.isin(truth, (0.0, 1.0)).all() else "regression"
-    else:
-        chosen = check_task(task, f"{func}() argument 'task'")
+    chosen = infer_task(truth) if task is None else check_task(task, f"{func}() argument 'task'")
     notes: list[str] = []
     if chosen == "classification":
         if not np.isin(truth, (0.0, 1.0)).all():

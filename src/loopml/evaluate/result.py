@@ -126,10 +126,6 @@ class Curves:
         )
 
 
-def _json_float(value: float | None) -> float | None:
-    return None if value is None or not math.isfinite(value) else float(value)
-
-
 def _nan(value: Any) -> float:
     return math.nan if value is None else float(value)
 

@@ -43,6 +43,7 @@ regression) is higher inside than outside, following Slice Finder (Chung et al.,
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import math
@@ -474,7 +475,7 @@ def slice_reports(
     per_metric: dict[str, list[SliceColumn]] = {s.name: [] for s in specs}
     for c in coded:
         groups = _groups(c.codes, len(c.conditions))
-        kept = [(cond, rows) for cond, rows in zip(c.conditions, groups, strict=True)]
+        kept = list(zip(c.conditions, groups, strict=True))
         big = [(cond, rows) for cond, rows in kept if rows.size >= min_support]
         small = [rows.size for _, rows in kept if 0 < rows.size < min_support]
         for spec in specs:
@@ -700,22 +701,15 @@ def find_worst_slices(
             mask &= coded[column_index].codes == code
         rows = np.flatnonzero(mask)
         conditions = tuple(coded[c].conditions[code] for c, code in found.keys[i])
-        scored = _scored(conditions, rows, spec, overall, cut, truth, score)
         out.append(
-            Slice(
-                conditions,
-                scored.support,
-                spec.name,
-                scored.value,
-                scored.gap,
-                scored.worse_by,
+            dataclasses.replace(
+                _scored(conditions, rows, spec, overall, cut, truth, score),
                 loss=float(mean_in[i] + mean_loss),
                 loss_outside=float(mean_out[i] + mean_loss),
                 loss_gap=float(mean_in[i] - mean_out[i]),
                 effect_size=float(effect[i]),
                 p_value=float(p_values[i]),
                 q_value=float(q_values[i]),
-                note=scored.note,
             )
         )
     return tuple(out)
