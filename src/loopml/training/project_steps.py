@@ -188,16 +188,36 @@ def _score(
     return float(spec.bind(cut)(truth.to_numpy(), scores))
 
 
-def _log_package(
+def _rebalanced(
+    train: pd.DataFrame, target: str, imbalance: str, seed: int
+) -> tuple[pd.DataFrame, Any]:
+    """The frame to fit on and its per-row weights (None) under the project's imbalance method."""
+    if imbalance == "none":
+        return train, None
+    weights = rebalance(train, target, imbalance, seed=seed)
+    return weights.frame, weights.sample_weight
+
+
+def _log_fitted(
     model: Any,
     features: Features,
     train: pd.DataFrame,
     valid: pd.DataFrame,
     snapshot: Mapping[str, Any],
+    *,
+    target: str,
+    task: str,
+    metric: str,
+    threshold: float,
     description: Mapping[str, Any],
+    **extra: Any,
 ) -> dict[str, Any]:
+    """Score the fitted ``model`` on the validation part (logged as ``valid_<metric>``) and log
+    its package; the model's dict for the later steps."""
     from loopml.data import get_snapshot
 
+    valid_score = _score(model, features.frame(valid), valid[target], task, metric, threshold)
+    fluent.log_metric(f"valid_{metric}", valid_score)
     run_id = _run_id()
     fluent.log_input(get_snapshot(str(snapshot["ref"])), context="training")
     log_model(
@@ -206,7 +226,13 @@ def _log_package(
         signature=features.signature(train, model),
         input_example=features.frame(valid).head(_EXAMPLE_ROWS),
     )
-    return {**description, "uri": f"runs:/{run_id}/model", "run_id": run_id}
+    return {
+        **description,
+        "valid_score": valid_score,
+        **extra,
+        "uri": f"runs:/{run_id}/model",
+        "run_id": run_id,
+    }
 
 
 def fit_baseline(
@@ -237,15 +263,17 @@ def fit_baseline(
     baseline.fit(inputs, train[target])
     model = saveable(baseline)
     fluent.log_params({"baseline": kind, **({"rule": rule} if rule else {})})
-    valid_score = _score(model, features.frame(valid), valid[target], task, metric, threshold)
-    fluent.log_metric(f"valid_{metric}", valid_score)
-    return _log_package(
+    return _log_fitted(
         model,
         features,
         train,
         valid,
         snapshot,
-        {"name": name, "role": "baseline", "kind": kind, "params": {}, "valid_score": valid_score},
+        target=target,
+        task=task,
+        metric=metric,
+        threshold=threshold,
+        description={"name": name, "role": "baseline", "kind": kind, "params": {}},
     )
 
 
@@ -271,8 +299,7 @@ def tune_candidate(
 ) -> dict[str, Any]:
     """Search the candidate's parameters with Optuna (every trial a run nested under this
     step's run); the best parameters, merged over the fixed ones."""
-    weights = rebalance(train, target, imbalance, seed=seed) if imbalance != "none" else None
-    fit_frame = weights.frame if weights is not None else train
+    fit_frame, sample_weight = _rebalanced(train, target, imbalance, seed)
     with _trials_cluster(executor, address) as where:
         result = tune(
             kind,
@@ -288,7 +315,7 @@ def tune_candidate(
             space=search.get("space"),
             params=params,
             pruner=str(search.get("pruner", "median")),
-            sample_weight=None if weights is None else weights.sample_weight,
+            sample_weight=sample_weight,
             threshold=threshold,
             seed=seed,
             executor=executor,
@@ -345,8 +372,7 @@ def fit_candidate(
     """Fit one candidate (with its tuned parameters, when it was tuned) and log its package."""
     chosen = dict(tuned["params"]) if tuned is not None else dict(params)
     features = Features.from_frame(train, numeric=numeric, categorical=categorical)
-    weights = rebalance(train, target, imbalance, seed=seed) if imbalance != "none" else None
-    fit_frame = weights.frame if weights is not None else train
+    fit_frame, sample_weight = _rebalanced(train, target, imbalance, seed)
     model = build_model(
         kind,
         task,
@@ -356,27 +382,18 @@ def fit_candidate(
         seed=seed,
     )
     fluent.log_params({"model": kind, **chosen})
-    fit_model(
-        model,
-        features.frame(fit_frame),
-        fit_frame[target],
-        sample_weight=None if weights is None else weights.sample_weight,
-    )
-    valid_score = _score(model, features.frame(valid), valid[target], task, metric, threshold)
-    fluent.log_metric(f"valid_{metric}", valid_score)
-    return _log_package(
+    fit_model(model, features.frame(fit_frame), fit_frame[target], sample_weight=sample_weight)
+    return _log_fitted(
         model,
         features,
         train,
         valid,
         snapshot,
-        {
-            "name": name,
-            "role": "candidate",
-            "kind": kind,
-            "params": chosen,
-            "valid_score": valid_score,
-        },
+        target=target,
+        task=task,
+        metric=metric,
+        threshold=threshold,
+        description={"name": name, "role": "candidate", "kind": kind, "params": chosen},
     )
 
 
@@ -413,22 +430,23 @@ def fit_ensemble(
     model = build_ensemble(kind, estimators, task, seed=seed)
     fluent.log_params({"ensemble": kind, "members": ",".join(estimators)})
     fit_model(model, features.frame(train), train[target])
-    valid_score = _score(model, features.frame(valid), valid[target], task, metric, threshold)
-    fluent.log_metric(f"valid_{metric}", valid_score)
-    return _log_package(
+    return _log_fitted(
         model,
         features,
         train,
         valid,
         snapshot,
-        {
+        target=target,
+        task=task,
+        metric=metric,
+        threshold=threshold,
+        description={
             "name": name,
             "role": "candidate",
             "kind": f"{kind} ensemble",
             "params": {"members": list(estimators)},
-            "valid_score": valid_score,
-            "trust": needs_trust(model),
         },
+        trust=needs_trust(model),
     )
 
 
@@ -479,11 +497,10 @@ def evaluate_model(
             latency=bool(settings["latency"]),
             worst_slices=0 if worst is None else int(worst["max_slices"]),
             min_slice_support=100 if worst is None else int(worst["min_support"]),
+            model_size_mb=_package_mb(str(model["uri"])),
         )
     else:
         options.update(importance=None, latency=False, worst_slices=0, calibration_bins=10)
-    if full:
-        options["model_size_mb"] = _package_mb(str(model["uri"]))
     result = evaluate(loaded, frame, target, **options)
     metrics_logged = {f"test_{k}": v.value for k, v in result.metrics.items() if _finite(v.value)}
     fluent.log_metrics(metrics_logged)
