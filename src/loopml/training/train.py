@@ -152,13 +152,39 @@ def model_key(name: str) -> str:
     return str(re.sub(r"\W", "_", name))
 
 
-def _settings(config: ProjectConfig) -> dict[str, Any]:
+def _split_params(config: ProjectConfig, columns: list[str]) -> dict[str, Any]:
+    """The params of :func:`~loopml.training.project_steps.split_data` for ``config``."""
+    return {
+        "target": config.target,
+        "task": config.task,
+        "columns": columns,
+        "method": config.split.method,
+        "column": config.split.column,
+        "sizes": list(config.split.sizes),
+        "seed": int(config.split.seed),
+        "id_columns": list(config.data.id_columns),
+    }
+
+
+def _evaluation_params(config: ProjectConfig, columns: list[str]) -> dict[str, Any]:
+    """The params of :func:`~loopml.training.project_steps.evaluate_model` (but ``full``)."""
     settings: dict[str, Any] = config.evaluation.model_dump(mode="json", by_alias=True)
     settings["behaviour"] = [
         b.model_dump(mode="json", by_alias=True, exclude_none=True)
         for b in config.evaluation.behaviour
     ]
-    return settings
+    return {
+        "target": config.target,
+        "task": config.task,
+        "columns": columns,
+        "metrics": list(config.metrics.names),
+        "threshold": float(config.metrics.threshold),
+        "settings": settings,
+    }
+
+
+def _champion_uri(config: ProjectConfig, version: int) -> str:
+    return f"models:/{config.model_name}/{version}"
 
 
 def project_pipeline(
@@ -197,14 +223,7 @@ def project_pipeline(
             name=f"{config.name}-data", description=f"the data of the project {config.name!r}"
         ),
         step(steps.split_data, outputs=("train", "valid", "test")).bind(
-            target=target,
-            task=task,
-            columns=columns,
-            method=config.split.method,
-            column=config.split.column,
-            sizes=list(config.split.sizes),
-            seed=seed,
-            id_columns=list(config.data.id_columns),
+            **_split_params(config, columns)
         ),
     ]
     keys: dict[str, str] = {}
@@ -276,14 +295,7 @@ def project_pipeline(
         .gather(baselines=[f"model_{k}" for k in baseline_keys])
         .bind(metric=metric, task=task)
     )
-    evaluation = {
-        "target": target,
-        "task": task,
-        "columns": columns,
-        "metrics": list(config.metrics.names),
-        "threshold": threshold,
-        "settings": _settings(config),
-    }
+    evaluation = _evaluation_params(config, columns)
     for key in baseline_keys:
         built.append(
             step(steps.evaluate_model, outputs=f"evaluation_{key}", name=f"evaluate_{key}")
@@ -381,7 +393,7 @@ def train_project(
     if champion_version is not None:
         inputs["champion_model"] = {
             "name": CHAMPION_ALIAS,
-            "uri": f"models:/{config.model_name}/{champion_version}",
+            "uri": _champion_uri(config, champion_version),
         }
     result = pipeline.run(
         inputs,
@@ -440,16 +452,7 @@ def evaluate_in_project(
             frame = load_project_data(config)
             numeric, categorical = feature_columns(config, frame)
             train, valid, test = steps.split_data(
-                frame,
-                {},
-                target=config.target,
-                task=config.task,
-                columns=[*numeric, *categorical],
-                method=config.split.method,
-                column=config.split.column,
-                sizes=list(config.split.sizes),
-                seed=int(config.split.seed),
-                id_columns=list(config.data.id_columns),
+                frame, {}, **_split_params(config, [*numeric, *categorical])
             )
             parts = {"train": train, "valid": valid, "test": test}
             rows = parts[part]
@@ -472,22 +475,11 @@ def evaluate_in_project(
             label = str(data) if not isinstance(data, pd.DataFrame) else "the given frame"
         fluent.log_params({"model": model_uri, "data": label})
         champion_version = _champion(config)
-        champion_uri = None
-        if champion_version is not None:
-            champion_uri = f"models:/{config.model_name}/{champion_version}"
-        same = champion_uri is not None and _same_version(config, model_uri, champion_version)
-        options: dict[str, Any] = {
-            "target": config.target,
-            "task": config.task,
-            "columns": [*numeric, *categorical],
-            "metrics": list(config.metrics.names),
-            "threshold": float(config.metrics.threshold),
-            "settings": _settings(config),
-        }
+        options = _evaluation_params(config, [*numeric, *categorical])
         champion = None
         reference = None
-        if champion_uri is not None and not same:
-            reference = {"name": CHAMPION_ALIAS, "uri": champion_uri}
+        if champion_version is not None and not _same_version(config, model_uri, champion_version):
+            reference = {"name": CHAMPION_ALIAS, "uri": _champion_uri(config, champion_version)}
             with fluent.start_run(run_name="champion", nested=True):
                 champion = steps.evaluate_model(reference, rows, full=False, **options)
         result = steps.evaluate_model(
