@@ -50,26 +50,21 @@ _STEP_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,199}")
 
 
 def check_step_name(name: object) -> str:
-    if not isinstance(name, str) or not _STEP_NAME.fullmatch(name):
-        raise InvalidInput(
-            user_message(
-                "step name",
-                "must start with a letter or '_' and hold only letters, digits, '_', '.', '-'",
-                name,
-                "e.g. @step(outputs='model', name='fit_model')",
-            )
-        )
-    return name
+    return _check_name("step name", name, "e.g. @step(outputs='model', name='fit_model')")
 
 
 def check_pipeline_name(name: object) -> str:
+    return _check_name("pipeline name", name, "e.g. Pipeline('flight-delay', [...])")
+
+
+def _check_name(subject: str, name: object, fix: str) -> str:
     if not isinstance(name, str) or not _STEP_NAME.fullmatch(name):
         raise InvalidInput(
             user_message(
-                "pipeline name",
+                subject,
                 "must start with a letter or '_' and hold only letters, digits, '_', '.', '-'",
                 name,
-                "e.g. Pipeline('flight-delay', [...])",
+                fix,
             )
         )
     return name

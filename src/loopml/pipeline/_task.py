@@ -16,6 +16,7 @@ environment), so it writes where the driver reads.
 
 from __future__ import annotations
 
+import logging
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loopml.core.errors import InvalidInput, LoopmlError, user_message
-from loopml.core.validation import MAX_PARAM_VALUE_LENGTH, MAX_TAG_VALUE_LENGTH
+from loopml.core.validation import MAX_PARAM_VALUE_LENGTH, MAX_TAG_VALUE_LENGTH, validate_metric
 from loopml.pipeline._names import (
     TAG_CACHE_KEY,
     TAG_CODE_DIGEST,
@@ -41,6 +42,8 @@ from loopml.tracking import fluent
 from loopml.tracking.client import Client
 
 __all__ = ["StepReport", "StepTask", "error_line", "param_text", "run_step", "step_tags"]
+
+log = logging.getLogger(__name__)
 
 _ERROR_LENGTH = 500
 
@@ -192,8 +195,6 @@ def _run_in(
 
 
 def _metric(key: str, value: float) -> Any:
-    from loopml.core.validation import validate_metric
-
     return validate_metric(key, value, None, 0)
 
 
@@ -244,8 +245,4 @@ def _record_failure(client: Client, run_id: str, line: str, trace: str) -> None:
         client.set_tag(run_id, TAG_ERROR, line)
         client.log_text(run_id, trace, "error.txt")
     except Exception as exc:  # the store may be what failed: keep the step's own error
-        import logging
-
-        logging.getLogger(__name__).warning(
-            "could not record the failure of run %s: %s", run_id, exc
-        )
+        log.warning("could not record the failure of run %s: %s", run_id, exc)

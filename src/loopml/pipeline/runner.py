@@ -265,19 +265,18 @@ class _Scheduler:
     def run(self, session: ExecutorSession) -> None:
         waiting = list(self.pipeline.steps)
         while waiting or self.running:
-            ready = [
-                s for s in waiting if all(u in self.results for u in self.pipeline.upstream(s.name))
-            ]
-            for s in ready:
+            for s in [s for s in waiting if self._ready(s)]:
                 waiting.remove(s)
                 self._start(s, session)
-            if any(  # a hit or a skip may have made more steps ready
-                all(u in self.results for u in self.pipeline.upstream(s.name)) for s in waiting
-            ):
+            if any(self._ready(s) for s in waiting):  # a hit or a skip made more steps ready
                 continue
             if not self.running:
                 break
             self._finish(session.next_done())
+
+    def _ready(self, s: Step) -> bool:
+        """Whether every step ``s`` reads from has ended."""
+        return all(u in self.results for u in self.pipeline.upstream(s.name))
 
     # -- one step -----------------------------------------------------------------------------
 

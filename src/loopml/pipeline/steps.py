@@ -29,7 +29,7 @@ import inspect
 import logging
 import textwrap
 import types
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, overload
@@ -104,22 +104,11 @@ class Step:
         give each its own ``name`` and ``outputs`` with :func:`step`, and its own sources here.
         Inputs are passed by position, so only the names the pipeline matches change.
         """
+        self._check_inputs("wired", sources)
         renamed = list(self.inputs)
         for key, source in sources.items():
-            if key not in self.inputs:
-                hint = did_you_mean(key, self.inputs, 3)
-                raise InvalidInput(
-                    user_message(
-                        f"wired name {key!r} of step {self.name!r}",
-                        "is not an input (a positional parameter) of the step",
-                        fix=hint or f"its inputs are {list(self.inputs)}",
-                    )
-                )
             renamed[self.inputs.index(key)] = check_output_name(self.name, source)
-        if len(set(renamed)) != len(renamed):
-            raise InvalidInput(
-                user_message(f"inputs of step {self.name!r}", "must be distinct", renamed)
-            )
+        self._check_distinct(renamed)
         defaults = {
             renamed[self.inputs.index(key)]: value for key, value in self.input_defaults.items()
         }
@@ -134,17 +123,8 @@ class Step:
         say). Each gathered name is an input of its own (wiring, cache key, lazy loading), so a
         change to any of them re-runs the step; the code fingerprint stays the function's.
         """
+        self._check_inputs("gathered", groups)
         layout: list[tuple[str, tuple[str, ...] | None]] = []
-        for key in groups:
-            if key not in self.inputs:
-                hint = did_you_mean(key, self.inputs, 3)
-                raise InvalidInput(
-                    user_message(
-                        f"gathered name {key!r} of step {self.name!r}",
-                        "is not an input (a positional parameter) of the step",
-                        fix=hint or f"its inputs are {list(self.inputs)}",
-                    )
-                )
         renamed: list[str] = []
         for name in self.inputs:
             sources = groups.get(name)
@@ -163,10 +143,7 @@ class Step:
                 )
             layout.append((name, tuple(check_output_name(self.name, n) for n in names)))
             renamed.extend(names)
-        if len(set(renamed)) != len(renamed):
-            raise InvalidInput(
-                user_message(f"inputs of step {self.name!r}", "must be distinct", renamed)
-            )
+        self._check_distinct(renamed)
         defaults = {k: v for k, v in self.input_defaults.items() if k not in groups}
         return replace(
             self,
@@ -177,6 +154,25 @@ class Step:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **{**self.params, **kwargs})
+
+    def _check_inputs(self, how: str, names: Iterable[str]) -> None:
+        """InvalidInput for the first of ``names`` that is not an input of the step."""
+        for key in names:
+            if key not in self.inputs:
+                raise InvalidInput(
+                    user_message(
+                        f"{how} name {key!r} of step {self.name!r}",
+                        "is not an input (a positional parameter) of the step",
+                        fix=did_you_mean(key, self.inputs, 3)
+                        or f"its inputs are {list(self.inputs)}",
+                    )
+                )
+
+    def _check_distinct(self, inputs: list[str]) -> None:
+        if len(set(inputs)) != len(inputs):
+            raise InvalidInput(
+                user_message(f"inputs of step {self.name!r}", "must be distinct", inputs)
+            )
 
 
 class _Gathered:
