@@ -64,6 +64,10 @@ def _interval(estimate: Any) -> str:
     return f"{estimate.value:.4f} [{estimate.low:.4f}, {estimate.high:.4f}]"
 
 
+def _gain(gain: Any) -> str:
+    return "-" if gain is None else f"{gain.delta:+.4f} [{gain.low:+.4f}, {gain.high:+.4f}]"
+
+
 def models_table(result: Any) -> Table:
     """Every model: validation score, test metric with its CI, gain over the baseline."""
     metric = result.primary_metric
@@ -73,10 +77,6 @@ def models_table(result: Any) -> Table:
     for name, model in result.models.items():
         evaluation = result.evaluations[name]
         estimate = evaluation.metrics[metric]
-        gain = evaluation.gains.get(metric)
-        gain_text = (
-            "-" if gain is None else f"{gain.delta:+.4f} [{gain.low:+.4f}, {gain.high:+.4f}]"
-        )
         style = "bold green" if name == result.chosen else ""
         table.add_row(
             f"[{style}]{name}[/]" if style else name,
@@ -84,7 +84,7 @@ def models_table(result: Any) -> Table:
             str(model["kind"]),
             _fmt(float(model["valid_score"])),
             _interval(estimate),
-            gain_text,
+            _gain(evaluation.gains.get(metric)),
         )
     return table
 
@@ -230,7 +230,6 @@ def evaluate(
     """Evaluate a model on the project's test part (or --data) and check the project's gates."""
     from loopml.evaluate import check_gates, parse_gate
     from loopml.evaluate.report import to_html
-    from loopml.tracking import fluent
     from loopml.training.train import evaluate_in_project
 
     _tracking()
@@ -254,7 +253,6 @@ def evaluate(
         json_out.write_text(json.dumps({**result.to_dict(), "gates": report.to_dict()}, indent=2))
         console.print(f"Wrote {json_out}", highlight=False)
     console.print(f"Tracked as run {outcome.run_id} in experiment {config.name!r}.")
-    del fluent
 
 
 def _metrics_table(result: Any, label: str) -> Table:
@@ -266,13 +264,12 @@ def _metrics_table(result: Any, label: str) -> Table:
     for column in ("metric", "value", "low", "high", "gain vs champion"):
         table.add_column(column, justify="left" if column == "metric" else "right")
     for name, estimate in result.metrics.items():
-        gain = result.gains.get(name)
         table.add_row(
             name,
             _fmt(estimate.value),
             _fmt(estimate.low),
             _fmt(estimate.high),
-            "-" if gain is None else f"{gain.delta:+.4f} [{gain.low:+.4f}, {gain.high:+.4f}]",
+            _gain(result.gains.get(name)),
         )
     return table
 
