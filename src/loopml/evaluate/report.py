@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from loopml.core.errors import InvalidInput, user_message, verbatim
@@ -146,9 +147,29 @@ def _curves(result: EvaluationResult, figs: _Figures) -> str:
     return f'<h2>Curves</h2><div class="grid">{figs.add(roc)}{figs.add(prc)}</div>'
 
 
-def _metrics(result: EvaluationResult, figs: _Figures) -> str:
+def _intervals(centres: Mapping[str, float], bounds: Mapping[str, Any], layout: Any) -> Any:
+    """One dot per name at its centre, with error bars to the ``low`` and ``high`` of its
+    interval in ``bounds``."""
     import plotly.graph_objects as go
 
+    names = list(centres)
+    return go.Figure(
+        go.Scatter(
+            x=list(centres.values()),
+            y=names,
+            mode="markers",
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": [bounds[n].high - centres[n] for n in names],
+                "arrayminus": [centres[n] - bounds[n].low for n in names],
+            },
+        ),
+        layout,
+    )
+
+
+def _metrics(result: EvaluationResult, figs: _Figures) -> str:
     rows = [
         (
             _e(name),
@@ -166,20 +187,9 @@ def _metrics(result: EvaluationResult, figs: _Figures) -> str:
         rows,
         (1, 2, 3, 5),
     )
-    names = list(result.metrics)
-    values = [result.metrics[n].value for n in names]
-    fig = go.Figure(
-        go.Scatter(
-            x=values,
-            y=names,
-            mode="markers",
-            error_x={
-                "type": "data",
-                "symmetric": False,
-                "array": [result.metrics[n].high - result.metrics[n].value for n in names],
-                "arrayminus": [result.metrics[n].value - result.metrics[n].low for n in names],
-            },
-        ),
+    fig = _intervals(
+        {n: e.value for n, e in result.metrics.items()},
+        result.metrics,
         _layout(
             f"Metrics with {level:.0%} bootstrap intervals ({result.n_resamples:,} resamples)",
             "value",
@@ -195,19 +205,9 @@ def _metrics(result: EvaluationResult, figs: _Figures) -> str:
         gain_table = _table(
             ["metric", "model", "baseline", "difference", "low", "high"], gain_rows, (1, 2, 3, 4, 5)
         )
-        gnames = list(result.gains)
-        gain_fig = go.Figure(
-            go.Scatter(
-                x=[result.gains[n].delta for n in gnames],
-                y=gnames,
-                mode="markers",
-                error_x={
-                    "type": "data",
-                    "symmetric": False,
-                    "array": [result.gains[n].high - result.gains[n].delta for n in gnames],
-                    "arrayminus": [result.gains[n].delta - result.gains[n].low for n in gnames],
-                },
-            ),
+        gain_fig = _intervals(
+            {n: g.delta for n, g in result.gains.items()},
+            result.gains,
             _layout(
                 "Model minus baseline (paired bootstrap; for a loss, negative is better)",
                 "difference",
