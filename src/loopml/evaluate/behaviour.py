@@ -56,7 +56,7 @@ from loopml.evaluate._checks import (
     sample_positions,
 )
 from loopml.evaluate._checks import field_error as _field
-from loopml.evaluate.catalog import Task, check_task, metric_spec
+from loopml.evaluate.catalog import Task, check_task, metric_or_default, metric_spec
 from loopml.evaluate.slices import infer_task
 
 __all__ = [
@@ -557,9 +557,7 @@ class Perturbation:
             )
         truth_all = as_values(func, "y_true", y_true, len(rows.data))
         chosen = infer_task(truth_all) if task is None else check_task(task)
-        spec = metric_spec(
-            self.metric or ("roc_auc" if chosen == "classification" else "rmse"), chosen
-        )
+        spec = metric_or_default(self.metric, chosen)
         sample = rows.sample
         truth = truth_all[rows.positions]
         noisy = self._noisy(sample, np.random.default_rng(self.seed))

@@ -31,12 +31,14 @@ from loopml.evaluate import metrics as m
 __all__ = [
     "ALIASES",
     "METRICS",
+    "TASKS",
     "MetricSpec",
     "Task",
     "better",
     "check_task",
     "default_metrics",
     "higher_is_better",
+    "metric_or_default",
     "metric_spec",
 ]
 
@@ -150,6 +152,16 @@ brier, accuracy, precision, recall, f1, rmse, mae, mape, r2; got 'roc_aux'. Fix:
             fix = did_you_mean(name, names) or "pick a name from the list"
         raise InvalidInput(user_message(f"{subject} {name!r}", rule, name, fix))
     return spec
+
+
+def metric_or_default(name: str | None, task: Task, *, subject: str = "metric") -> MetricSpec:
+    """:func:`metric_spec` of ``name`` for ``task``, or of the task's first default metric
+    (``roc_auc``, ``rmse``) when ``name`` is None: the metric a function measures by default.
+
+    >>> metric_or_default(None, "regression").name
+    'rmse'
+    """
+    return metric_spec(name or _DEFAULTS[check_task(task)][0], task, subject=subject)
 
 
 def higher_is_better(name: str) -> bool:

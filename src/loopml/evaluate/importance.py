@@ -48,7 +48,7 @@ from loopml.evaluate._checks import (
     invalid,
     sample_positions,
 )
-from loopml.evaluate.catalog import Task, check_task, metric_spec
+from loopml.evaluate.catalog import Task, check_task, metric_or_default
 from loopml.evaluate.slices import infer_task
 
 __all__ = ["Importance", "permutation_importance", "shap_importance"]
@@ -165,11 +165,7 @@ def permutation_importance(
     data = check_frame(func, "frame", frame)
     truth = as_values(func, "y_true", y_true, len(data))
     chosen = infer_task(truth) if task is None else check_task(task)
-    spec = metric_spec(
-        metric or ("roc_auc" if chosen == "classification" else "rmse"),
-        chosen,
-        subject=f"{func}() argument 'metric'",
-    )
+    spec = metric_or_default(metric, chosen, subject=f"{func}() argument 'metric'")
     repeats = check_int(func, "n_repeats", n_repeats, low=1)
     rows = check_int(func, "max_rows", max_rows, low=2)
     cut = check_number(func, "threshold", threshold)

@@ -66,7 +66,12 @@ from loopml.evaluate._checks import (
     json_scalar,
     require_column,
 )
-from loopml.evaluate.catalog import MetricSpec, Task, check_task, metric_spec
+from loopml.evaluate.catalog import (
+    MetricSpec,
+    Task,
+    check_task,
+    metric_or_default,
+)
 from loopml.evaluate.metrics import _EPS
 
 __all__ = [
@@ -527,11 +532,7 @@ def slice_metrics(
     """
     func = "slice_metrics"
     truth, score, data, chosen = _inputs(func, y_true, y_score, frame, task)
-    spec = metric_spec(
-        metric or ("roc_auc" if chosen == "classification" else "rmse"),
-        chosen,
-        subject=f"{func}() argument 'metric'",
-    )
+    spec = metric_or_default(metric, chosen, subject=f"{func}() argument 'metric'")
     cut = check_number(func, "threshold", threshold)
     support = check_int(func, "min_support", min_support, low=1)
     n_bins = check_int(func, "bins", bins, low=2)
@@ -629,11 +630,7 @@ def find_worst_slices(
     """
     func = "find_worst_slices"
     truth, score, data, chosen = _inputs(func, y_true, y_score, frame, task)
-    spec = metric_spec(
-        metric or ("roc_auc" if chosen == "classification" else "rmse"),
-        chosen,
-        subject=f"{func}() argument 'metric'",
-    )
+    spec = metric_or_default(metric, chosen, subject=f"{func}() argument 'metric'")
     support = check_int(func, "min_support", min_support, low=2)
     limit = check_int(func, "max_slices", max_slices, low=1)
     depth = check_int(func, "max_columns", max_columns, low=1)
