@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 
 from loopml.core.errors import InvalidInput, MissingDependency, did_you_mean, user_message
 from loopml.data._frames import columns_of
 from loopml.data._frames import frame_of as check_frame
+from loopml.evaluate.catalog import TASKS, Task
 
 __all__ = [
     "TASKS",
@@ -29,9 +30,6 @@ __all__ = [
     "invalid",
     "require",
 ]
-
-Task = Literal["classification", "regression"]
-TASKS: tuple[Task, ...] = ("classification", "regression")
 
 
 def invalid(subject: str, rule: str, value: object = None, fix: str | None = None) -> InvalidInput:
