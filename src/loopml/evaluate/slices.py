@@ -584,19 +584,24 @@ def _sums(codes: IntArray, weights: FloatArray, width: int = 0) -> FloatArray:
     return np.asarray(np.bincount(codes, weights=weights, minlength=width), dtype=np.float64)
 
 
+def _moments(
+    codes: IntArray, loss: FloatArray, width: int = 0
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Per code: how many rows have it, the sum of their ``loss`` and of its square."""
+    count = np.bincount(codes, minlength=width).astype(np.float64)
+    return count, _sums(codes, loss, width), _sums(codes, loss * loss, width)
+
+
 def _cells(
     codes: IntArray, width: int, loss: FloatArray
 ) -> tuple[npt.NDArray[Any], FloatArray, FloatArray, FloatArray]:
     """Occupied cells of ``codes`` (< width): the cell ids, counts, sums and sums of squares."""
     if width <= _DENSE_CELLS:
-        count = np.bincount(codes, minlength=width).astype(np.float64)
-        s1 = _sums(codes, loss, width)
-        s2 = _sums(codes, loss * loss, width)
+        count, s1, s2 = _moments(codes, loss, width)
         cells = np.flatnonzero(count)
         return cells, count[cells], s1[cells], s2[cells]
     cells, inverse = np.unique(codes, return_inverse=True)
-    count = np.bincount(inverse).astype(np.float64)
-    return cells, count, _sums(inverse, loss), _sums(inverse, loss * loss)
+    return cells, *_moments(inverse, loss)
 
 
 def find_worst_slices(
@@ -718,10 +723,7 @@ def _search(coded: list[_Coded], centred: FloatArray, min_support: int, depth: i
     found = _Candidates()
     supports: list[FloatArray] = []
     for index, c in enumerate(coded):
-        k = len(c.conditions)
-        count = np.bincount(c.codes, minlength=k).astype(np.float64)
-        s1 = _sums(c.codes, centred, k)
-        s2 = _sums(c.codes, centred * centred, k)
+        count, s1, s2 = _moments(c.codes, centred, len(c.conditions))
         supports.append(count)
         ok = np.flatnonzero((count >= min_support) & (count <= n - 2))
         found.add([((index, int(code)),) for code in ok], count[ok], s1[ok], s2[ok])
