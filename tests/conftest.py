@@ -42,6 +42,17 @@ BACKEND_PARAMS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgre
 
 
 @pytest.fixture
+def one_thread() -> Iterator[None]:
+    """OpenMP models (histogram boosting) crawl when their threads outnumber free cores, as on
+    a shared 2-core machine; one thread each keeps the tests fast and changes no result.
+    Modules that fit such models use it: ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        yield
+
+
+@pytest.fixture
 def seed() -> int:
     """Seed Python's and numpy's global generators; returns the seed for local generators."""
     value = 20261123

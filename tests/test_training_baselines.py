@@ -4,7 +4,6 @@ any row, and models made of scikit-learn types that load without trust, bit-iden
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -12,20 +11,13 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from threadpoolctl import threadpool_limits
 
 import loopml
 from loopml.core.errors import InvalidInput
 from loopml.demo import load_flights
 from loopml.training import GroupRateBaseline, MajorityBaseline, RuleBaseline, saveable
 
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """OpenMP models (histogram boosting) crawl when their threads outnumber free cores, as on
-    a shared 2-core machine; one thread each keeps the tests fast and changes no result."""
-    with threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

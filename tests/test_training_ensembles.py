@@ -3,13 +3,10 @@ bit for bit the same; a LightGBM member needs trust, and says so beforehand."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.ensemble import StackingClassifier, VotingClassifier
-from threadpoolctl import threadpool_limits
 
 import loopml
 from loopml.core.errors import InvalidInput, NotTrusted
@@ -27,12 +24,7 @@ NUMERIC = ["x1", "x2"]
 CATEGORICAL = ["c"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """OpenMP models (histogram boosting) crawl when their threads outnumber free cores, as on
-    a shared 2-core machine; one thread each keeps the tests fast and changes no result."""
-    with threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from threadpoolctl import threadpool_limits
 
 import loopml
 from loopml.core.errors import InvalidInput, NotFound
@@ -22,12 +21,7 @@ NUMERIC = ["x1", "x2", "x3"]
 CATEGORICAL = ["c"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """OpenMP models (histogram boosting) crawl when their threads outnumber free cores, as on
-    a shared 2-core machine; one thread each keeps the tests fast and changes no result."""
-    with threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -4,14 +4,12 @@ bit the same; search spaces as data; clear errors for unknown kinds, parameters 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import optuna
 import pandas as pd
 import pytest
-from threadpoolctl import threadpool_limits
 
 import loopml
 from loopml.core.errors import InvalidInput, MissingDependency
@@ -37,12 +35,7 @@ SMALL = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """OpenMP models (histogram boosting) crawl when their threads outnumber free cores, as on
-    a shared 2-core machine; one thread each keeps the tests fast and changes no result."""
-    with threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
