@@ -59,6 +59,17 @@ def _children(parent: str) -> list[loopml.Run]:
     return list(client.search_runs(experiment, f"attributes.parent_run_id = '{parent}'"))
 
 
+def _refit(
+    parts: tuple[pd.DataFrame, pd.DataFrame], kind: str, params: Any
+) -> tuple[pd.Series, Any]:
+    """The validation truth and P(class 1) of ``kind`` fitted once on train with ``params``."""
+    train, valid = parts
+    features = Features.from_frame(train, NUMERIC, CATEGORICAL)
+    model = build_model(kind, "classification", params, numeric=NUMERIC, categorical=CATEGORICAL)
+    fit_model(model, features.frame(train), train["y"])
+    return valid["y"], model.predict_proba(features.frame(valid))[:, 1]
+
+
 def test_the_best_trial_is_what_a_refit_scores(parts: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     result = _tune(parts, "logistic_regression", n_trials=5, seed=3)
     assert result.n_trials == result.n_complete == 5
@@ -67,14 +78,7 @@ def test_the_best_trial_is_what_a_refit_scores(parts: tuple[pd.DataFrame, pd.Dat
     assert result.best_value == max(values)
     assert result.best_params == result.trials[result.best_trial].params
     assert set(result.best_params) >= {"C", "max_iter"}  # the full parameters
-    train, valid = parts
-    features = Features.from_frame(train, NUMERIC, CATEGORICAL)
-    model = build_model(
-        "logistic_regression", "classification", result.best_params,
-        numeric=NUMERIC, categorical=CATEGORICAL,
-    )  # fmt: skip
-    fit_model(model, features.frame(train), train["y"])
-    refit = roc_auc(valid["y"], model.predict_proba(features.frame(valid))[:, 1])
+    refit = roc_auc(*_refit(parts, "logistic_regression", result.best_params))
     assert refit == result.best_value
 
 
@@ -85,14 +89,7 @@ def test_a_lower_is_better_metric_is_minimised(parts: tuple[pd.DataFrame, pd.Dat
     assert result.direction == "minimize"
     complete = [t.value for t in result.trials if t.state == "COMPLETE"]
     assert result.best_value == min(complete)
-    train, valid = parts
-    features = Features.from_frame(train, NUMERIC, CATEGORICAL)
-    model = build_model(
-        "hist_gradient_boosting", "classification", result.best_params,
-        numeric=NUMERIC, categorical=CATEGORICAL,
-    )  # fmt: skip
-    fit_model(model, features.frame(train), train["y"])
-    refit = log_loss(valid["y"], model.predict_proba(features.frame(valid))[:, 1])
+    refit = log_loss(*_refit(parts, "hist_gradient_boosting", result.best_params))
     assert refit == pytest.approx(result.best_value, rel=1e-9)  # staged fit == one-shot fit
 
 
