@@ -41,14 +41,15 @@ import math
 import numbers
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal, NoReturn
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from scipy.special import ndtr, ndtri
 
-from loopml.core.errors import InvalidInput, user_message, verbatim
+from loopml.core.errors import InvalidInput, verbatim
+from loopml.evaluate._checks import invalid as _invalid
 from loopml.evaluate.metrics import IndexMatrix, fast_resampler
 
 __all__ = ["Estimate", "Gain", "Interval", "Method", "bootstrap_ci", "compare_to_baseline"]
@@ -103,12 +104,6 @@ class Gain(Interval):
 
 
 # --------------------------------------------------------------------------- arguments
-
-
-def _invalid(
-    func: str, arg: str, rule: str, value: object = None, fix: str | None = None
-) -> NoReturn:
-    raise InvalidInput(user_message(f"{func}() argument {arg!r}", rule, value, fix))
 
 
 def _array(func: str, arg: str, values: object) -> npt.NDArray[Any]:

@@ -42,13 +42,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, NoReturn, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from loopml.core.errors import InvalidInput, user_message, verbatim
+from loopml.core.errors import verbatim
+from loopml.evaluate._checks import invalid as _invalid
 
 __all__ = [
     "Resampler",
@@ -84,12 +85,6 @@ _ROW_BY_ROW = 1 << 15
 
 
 # --------------------------------------------------------------------------- input checks
-
-
-def _invalid(
-    func: str, arg: str, rule: str, value: object = None, fix: str | None = None
-) -> NoReturn:
-    raise InvalidInput(user_message(f"{func}() argument {arg!r}", rule, value, fix))
 
 
 def _vector(func: str, arg: str, values: object, *, proba_columns: bool = False) -> FloatArray:
