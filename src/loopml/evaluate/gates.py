@@ -62,7 +62,6 @@ __all__ = [
 ]
 
 Verdict = Literal["pass", "fail", "skip"]
-Result: TypeAlias = EvaluationResult
 
 
 @dataclass(frozen=True, slots=True)
