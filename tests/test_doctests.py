@@ -45,6 +45,7 @@ MODULES = [
     "loopml.pipeline.steps",
     "loopml.pipeline.graph",
     "loopml.project.names",
+    "loopml.project.config",
     "loopml.project.loader",
     "loopml.project.sections",
     "loopml.training.zoo",

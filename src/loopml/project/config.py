@@ -117,11 +117,22 @@ __all__ = [
     "SliceGapGate",
     "SplitConfig",
     "WorstSlicesConfig",
+    "search_timeout",
     "valid_sections",
 ]
 
 #: Share of the training budget given to hyper-parameter searches.
 SEARCH_SHARE = 0.8
+
+
+def search_timeout(budget_minutes: float, searches: int) -> float:
+    """Seconds each of ``searches`` searches gets of a training budget: an equal share of
+    :data:`SEARCH_SHARE` of it, at least 1 s.
+
+    >>> search_timeout(10, 3)
+    160.0
+    """
+    return max(1.0, round(budget_minutes * 60 * SEARCH_SHARE / searches, 1))
 
 
 class ProjectConfig(Section):
@@ -206,7 +217,7 @@ class ProjectConfig(Section):
             c for c in self.candidates if c.search is not None and c.search.timeout_seconds is None
         ]
         if budget is not None and untimed:
-            share = max(1.0, round(budget * 60 * SEARCH_SHARE / len(untimed), 1))
+            share = search_timeout(budget, len(untimed))
             candidates = tuple(
                 c.model_copy(
                     update={"search": c.search.model_copy(update={"timeout_seconds": share})}

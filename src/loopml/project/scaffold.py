@@ -45,7 +45,7 @@ import yaml
 
 from loopml.core.errors import Conflict, InvalidInput, user_message
 from loopml.core.registry import validate_model_name
-from loopml.project.config import SEARCH_SHARE, ProjectConfig
+from loopml.project.config import SEARCH_SHARE, ProjectConfig, search_timeout
 from loopml.project.loader import PROJECT_FILE, parse_project
 from loopml.project.names import (
     DEFAULT_PRIMARY,
@@ -315,7 +315,7 @@ def render_project(answers: InitAnswers) -> str:
             ]
             budget = a.training_budget_minutes
             if budget is not None:
-                share = max(1.0, round(budget * 60 * SEARCH_SHARE / len(searching), 1))
+                share = search_timeout(budget, len(searching))
                 split = f", split {len(searching)} ways" if len(searching) > 1 else ""
                 out.append(
                     f"      timeout_seconds: {_number(share)}"
@@ -410,9 +410,10 @@ def init_project(
     target.write_text(text, encoding="utf-8")
     written.append(target)
     ignore = root / ".gitignore"
-    lines = ignore.read_text(encoding="utf-8").splitlines() if ignore.exists() else []
-    if not {_GITIGNORE_LINE, _GITIGNORE_LINE.rstrip("/"), "/" + _GITIGNORE_LINE} & set(lines):
-        prefix = "" if not lines or ignore.read_text(encoding="utf-8").endswith("\n") else "\n"
+    ignored = ignore.read_text(encoding="utf-8") if ignore.exists() else ""
+    lines = set(ignored.splitlines())
+    if not {_GITIGNORE_LINE, _GITIGNORE_LINE.rstrip("/"), "/" + _GITIGNORE_LINE} & lines:
+        prefix = "" if not ignored or ignored.endswith("\n") else "\n"
         with ignore.open("a", encoding="utf-8") as handle:
             handle.write(f"{prefix}# loopml's local store: runs, models, snapshots\n")
             handle.write(_GITIGNORE_LINE + "\n")
