@@ -82,6 +82,16 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     clear_store_cache()
 
 
+@pytest.fixture(autouse=True)
+def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI prints as on a wide terminal: no line breaks inside the messages and table cells
+    the tests read (how wide a temporary path is must not decide whether a test passes)."""
+    from loopml.cli.state import console, err_console
+
+    monkeypatch.setattr(console, "width", 240)
+    monkeypatch.setattr(err_console, "width", 240)
+
+
 def _new_schema(admin: sa.Engine) -> str:
     """Create a schema with a fresh name; its name."""
     schema = f"t_{uuid.uuid4().hex[:12]}"

@@ -85,15 +85,6 @@ def project(tmp_path: Path) -> Path:
     return _project(tmp_path / "churn")
 
 
-@pytest.fixture(autouse=True)
-def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tables as wide as they need: no wrapped cells in the output the tests read."""
-    from loopml.cli.state import console, err_console
-
-    monkeypatch.setattr(console, "width", 220)
-    monkeypatch.setattr(err_console, "width", 220)
-
-
 def _statuses(result: Any) -> dict[str, str]:
     return {name: s.status for name, s in result.pipeline.steps.items()}
 
@@ -266,6 +257,7 @@ def test_evaluate_reproduces_the_training_numbers_and_writes_reports(
     assert "<html" in page.lower()
     assert "https://" not in page.split("<body", 1)[1][:2000]
     assert "Gates of shop-churn" in out
+    assert "behaviour test directional(spend, decrease)" in out  # behaviour tests gate here too
 
     other = tmp_path / "other.csv"
     _data(600, seed=11).to_csv(other, index=False)

@@ -228,7 +228,6 @@ def evaluate(
     json_out: Path = typer.Option(None, "--json", help="Write the result as JSON here."),
 ) -> None:
     """Evaluate a model on the project's test part (or --data) and check the project's gates."""
-    from loopml.evaluate import check_gates, parse_gate
     from loopml.evaluate.report import to_html
     from loopml.training.train import evaluate_in_project
 
@@ -239,12 +238,10 @@ def evaluate(
     with console.status(f"Evaluating {model} ..."):
         outcome = evaluate_in_project(config, model, data=data, part=part)
     result = outcome.result
-    gates = [parse_gate(g.model_dump(mode="json", by_alias=True, exclude_none=True))
-             for g in config.gates]  # fmt: skip
-    report = check_gates(gates, result, champion=outcome.champion)
+    report = outcome.gates
     console.print(_metrics_table(result, outcome.label))
     _print_details(result)
-    if gates:
+    if report.verdicts:
         console.print(gates_table(f"Gates of {config.name}", report.to_dict()))
     if html is not None:
         html.write_text(to_html(result, gates=report, title=f"{model} on {outcome.label}"))

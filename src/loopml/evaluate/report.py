@@ -506,11 +506,7 @@ def to_html(
         f"{result.n_rows:,} rows; threshold {_num(result.threshold)}; {result.n_resamples:,} "
         f"bootstrap resamples, seed {result.seed}; data <code>{_e(result.data_digest[:12])}"
         "</code>"
-        + (
-            f"; model {_num(result.model_size_mb)} MB pickled"
-            if result.model_size_mb is not None
-            else ""
-        )
+        + (f"; model {_num(result.model_size_mb)} MB" if result.model_size_mb is not None else "")
         + ".</p>"
     )
     body = [

@@ -56,6 +56,7 @@ __all__ = [
     "fit_baseline",
     "fit_candidate",
     "fit_ensemble",
+    "judge",
     "register_chosen",
     "snapshot_data",
     "split_data",
@@ -557,6 +558,19 @@ def _behaviour_verdicts(result: EvaluationResult) -> tuple[GateVerdict, ...]:
     )
 
 
+def judge(
+    gates: Sequence[Mapping[str, Any]],
+    result: EvaluationResult,
+    champion: EvaluationResult | None = None,
+) -> GateReport:
+    """The project's gates (their ``loopml.yaml`` forms) checked on ``result``, the declared
+    behavioural tests counted as gates too: what ``loopml train`` and ``loopml evaluate``
+    print."""
+    report = check_gates([parse_gate(g) for g in gates], result, champion=champion)
+    verdicts = report.verdicts + _behaviour_verdicts(result)
+    return GateReport(verdicts, all(v.verdict != "fail" for v in verdicts))
+
+
 def decide(
     models: Mapping[str, Mapping[str, Any]],
     evaluations: Mapping[str, EvaluationResult],
@@ -577,16 +591,12 @@ def decide(
         (m for m in by_key.values() if m["role"] == "candidate"),
         key=lambda m: float(m["valid_score"]) * (-1 if spec.higher_is_better else 1),
     )
-    parsed = [parse_gate(g) for g in gates]
     reports = {}
     chosen = None
     for m in ranked:
-        result = results[str(m["name"])]
-        report = check_gates(parsed, result, champion=champion)
-        verdicts = report.verdicts + _behaviour_verdicts(result)
-        passed = all(v.verdict != "fail" for v in verdicts)
-        reports[str(m["name"])] = GateReport(verdicts, passed).to_dict()
-        if chosen is None and passed:
+        report = judge(gates, results[str(m["name"])], champion)
+        reports[str(m["name"])] = report.to_dict()
+        if chosen is None and report.passed:
             chosen = str(m["name"])
     best = str(ranked[0]["name"]) if ranked else None
     decision = {

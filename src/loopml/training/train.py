@@ -40,6 +40,7 @@ import pandas as pd
 
 from loopml.core.errors import InvalidInput, NotFound, did_you_mean, user_message
 from loopml.evaluate import EvaluationResult
+from loopml.evaluate.gates import GateReport
 from loopml.pipeline import Pipeline, PipelineResult, StepEvent, step
 from loopml.project import ProjectConfig
 from loopml.registry import ModelRegistry
@@ -183,6 +184,11 @@ def _evaluation_params(config: ProjectConfig, columns: list[str]) -> dict[str, A
     }
 
 
+def _gate_forms(config: ProjectConfig) -> list[dict[str, Any]]:
+    """The project's gates in their ``loopml.yaml`` form (what ``parse_gate`` reads)."""
+    return [g.model_dump(mode="json", by_alias=True, exclude_none=True) for g in config.gates]
+
+
 def _champion_uri(config: ProjectConfig, version: int) -> str:
     return f"models:/{config.model_name}/{version}"
 
@@ -322,9 +328,7 @@ def project_pipeline(
             },
             metric=metric,
             task=task,
-            gates=[
-                g.model_dump(mode="json", by_alias=True, exclude_none=True) for g in config.gates
-            ],
+            gates=_gate_forms(config),
         )
     )
     if champion_version is not None:
@@ -426,10 +430,12 @@ def train_project(
 @dataclass(frozen=True)
 class ProjectEvaluation:
     """What :func:`evaluate_in_project` measured: the result, the champion's result on the same
-    rows (None when there is no champion, or the model is the champion), and the run."""
+    rows (None when there is no champion, or the model is the champion), the project's gates
+    (behavioural tests included) on the result, and the run."""
 
     result: EvaluationResult = field(repr=False)
     champion: EvaluationResult | None = field(repr=False)
+    gates: GateReport
     label: str
     run_id: str
 
@@ -485,7 +491,10 @@ def evaluate_in_project(
         result = steps.evaluate_model(
             {"name": model_uri, "uri": model_uri}, rows, reference, full=True, **options
         )
-        return ProjectEvaluation(result, champion, label, run.run_id)
+        gates = steps.judge(_gate_forms(config), result, champion)
+        fluent.log_dict(gates.to_dict(), "gates.json")
+        fluent.set_tag("loopml.gates", "passed" if gates.passed else "failed")
+        return ProjectEvaluation(result, champion, gates, label, run.run_id)
 
 
 def _same_version(config: ProjectConfig, model_uri: str, champion_version: int | None) -> bool:
