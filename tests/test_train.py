@@ -391,7 +391,12 @@ def test_a_regression_project_trains_with_its_own_metrics_and_baselines(tmp_path
             {"name": "linear", "model": "linear_regression"},
             {"name": "forest", "model": "random_forest", "params": {"n_estimators": 20}},
         ],
-        "evaluation": {"n_resamples": 50, "slices": ["shop"], "latency": False},
+        "evaluation": {
+            "n_resamples": 50,
+            "slices": ["shop"],
+            "latency": False,
+            "importance_rows": 100,
+        },
         "gates": [{"metric": "r2", "min": 0.9}],
     }
     (directory / "loopml.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
@@ -402,5 +407,7 @@ def test_a_regression_project_trains_with_its_own_metrics_and_baselines(tmp_path
     assert evaluation.task == "regression"
     assert evaluation.metrics["r2"].value > 0.999
     assert set(evaluation.metrics) >= {"rmse", "mae", "r2"}
+    assert evaluation.importance is not None
+    assert (evaluation.importance.rows_used, evaluation.importance.rows_total) == (100, 300)
     assert result.evaluations["majority"].metrics["r2"].value < 0.01  # the mean predicts nothing
     assert result.registration["version"] == 1

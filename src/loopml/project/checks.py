@@ -145,6 +145,8 @@ class EvaluationConfig(Section):
     behaviour: tuple[BehaviourCheck, ...] = ()
     calibration: CalibrationConfig = CalibrationConfig()
     importance: Literal["permutation", "shap", "none"] = "permutation"
+    #: Rows of the seeded sample importance is computed on (fewer: faster, noisier).
+    importance_rows: Annotated[int, Strict(), Field(ge=2)] = 20_000
     latency: Bool = True
 
     @field_validator("slices", "sensitive")

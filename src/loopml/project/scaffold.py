@@ -345,6 +345,7 @@ def render_project(answers: InitAnswers) -> str:
         out.append("  calibration: {bins: 10, recalibrate: none}  # none | platt | isotonic")
     out += [
         "  importance: permutation  # permutation | shap | none",
+        "  importance_rows: 20000  # the sample it is computed on (fewer: faster, noisier)",
         "",
         "gates:  # a model is registered only if it passes every gate",
         f"  - {{improvement_over_champion: {primary}, min_gain: 0.0}}  # skipped without one",

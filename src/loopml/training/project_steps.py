@@ -495,6 +495,7 @@ def evaluate_model(
             if calibration["recalibrate"] == "none"
             else calibration["recalibrate"],
             importance=None if settings["importance"] == "none" else settings["importance"],
+            importance_rows=int(settings.get("importance_rows", 20_000)),
             latency=bool(settings["latency"]),
             worst_slices=0 if worst is None else int(worst["max_slices"]),
             min_slice_support=100 if worst is None else int(worst["min_support"]),
