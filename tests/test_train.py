@@ -359,14 +359,14 @@ def test_the_nycflights13_example_from_init_to_evaluate(
     assert "Gates of " in out
     for verdict in ("roc_auc (estimate) >= 0.6", "single-row p99 latency <= 50 ms", "pass"):
         assert verdict in out
-    assert "as flight-delay version 1 and set alias 'challenger'" in out
+    assert "as nycflights13-delay version 1 and set alias 'challenger'" in out
 
     code, out, err = run_cli(capsys, "train")
     assert code == 0, err
     assert "0 steps ran, " in out
 
     code, out, err = run_cli(
-        capsys, "evaluate", "models:/flight-delay@challenger", "--html", "r.html"
+        capsys, "evaluate", "models:/nycflights13-delay@challenger", "--html", "r.html"
     )
     assert code == 0, err
     assert "Worst slices" in out
@@ -411,3 +411,24 @@ def test_a_regression_project_trains_with_its_own_metrics_and_baselines(tmp_path
     assert (evaluation.importance.rows_used, evaluation.importance.rows_total) == (100, 300)
     assert result.evaluations["majority"].metrics["r2"].value < 0.01  # the mean predicts nothing
     assert result.registration["version"] == 1
+
+
+@pytest.mark.slow
+def test_a_champion_that_cannot_score_the_new_columns_skips_the_comparison(
+    project: Path,
+) -> None:
+    first = train_project(load_project(project))
+    loopml.ModelRegistry().set_alias("shop-churn", "champion", first.registration["version"])
+    config = yaml.safe_load(project.read_text())
+    config["data"]["exclude"] = ["customer", "visits"]  # the champion needs 'visits'
+    project.write_text(yaml.safe_dump(config, sort_keys=False))
+    second = train_project(load_project(project))
+    assert (
+        "must hold every column the model was fitted on; got missing 'visits'"
+        in (second.decision["champion"]["error"])
+    )
+    verdicts = second.decision["gates"][second.chosen]["verdicts"]
+    improvement = next(v for v in verdicts if v["name"].startswith("improvement"))
+    assert improvement["verdict"] == "skip"
+    assert improvement["reason"].startswith("the champion cannot score these rows: ")
+    assert "'visits'" in improvement["reason"]

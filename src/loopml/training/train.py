@@ -333,9 +333,9 @@ def project_pipeline(
     )
     if champion_version is not None:
         built.append(
-            step(steps.evaluate_model, outputs="evaluation_champion", name="evaluate_champion")
+            step(steps.evaluate_champion, outputs="evaluation_champion")
             .wire(model="champion_model")
-            .bind(full=False, **evaluation)
+            .bind(**evaluation)
         )
         decide = decide.wire(champion="evaluation_champion")
     built.append(decide)
@@ -483,15 +483,18 @@ def evaluate_in_project(
         champion_version = _champion(config)
         options = _evaluation_params(config, [*numeric, *categorical])
         champion = None
+        unusable = None
         reference = None
         if champion_version is not None and not _same_version(config, model_uri, champion_version):
-            reference = {"name": CHAMPION_ALIAS, "uri": _champion_uri(config, champion_version)}
+            held = {"name": CHAMPION_ALIAS, "uri": _champion_uri(config, champion_version)}
             with fluent.start_run(run_name="champion", nested=True):
-                champion = steps.evaluate_model(reference, rows, full=False, **options)
+                compared = steps.evaluate_champion(held, rows, **options)
+            champion, unusable = compared["result"], compared["error"]
+            reference = held if champion is not None else None
         result = steps.evaluate_model(
             {"name": model_uri, "uri": model_uri}, rows, reference, full=True, **options
         )
-        gates = steps.judge(_gate_forms(config), result, champion)
+        gates = steps.judge(_gate_forms(config), result, champion, champion_error=unusable)
         fluent.log_dict(gates.to_dict(), "gates.json")
         fluent.set_tag("loopml.gates", "passed" if gates.passed else "failed")
         return ProjectEvaluation(result, champion, gates, label, run.run_id)
