@@ -1,1 +1,2 @@
-"""The prediction log: every prediction and the feedback that comes later (labels, outcomes), written asynchronously to Parquet partitions, read back joined."""
+"""The prediction log: every prediction and the feedback that comes later (labels, outcomes),
+written asynchronously to Parquet partitions, read back joined."""
