@@ -274,7 +274,7 @@ def test_upgrade_from_0002_keeps_rows(tracking_uri: str) -> None:
     database.upgrade("0002")
     registry = SqlRegistryStore(database)
     registry.create_model_version("churn", "src", "sklearn", [("MLmodel", SHA, 1)], Lineage())
-    database.upgrade()
+    database.upgrade("0003")
     assert database.current_revision() == "0003"
     assert registry.get_model_version("churn", 1).flavor == "sklearn"
     store = SqlSnapshotStore(database)

@@ -19,6 +19,7 @@ from loopml.store.sql import (
     SUPPORTED_SCHEMES,
     Database,
     SqlArtifactIndex,
+    SqlDeploymentStore,
     SqlRegistryStore,
     SqlSnapshotStore,
     SqlTrackingStore,
@@ -29,8 +30,8 @@ __all__ = ["Stores", "clear_store_cache", "open_stores", "resolve_tracking_uri"]
 
 @dataclass(frozen=True)
 class Stores:
-    """The metadata store (tracking, artifact index, model registry, dataset snapshots) and the
-    blob store of one location."""
+    """The metadata store (tracking, artifact index, model registry, dataset snapshots,
+    deployments) and the blob store of one location."""
 
     tracking_uri: str
     artifact_uri: str
@@ -40,6 +41,7 @@ class Stores:
     blobs: ArtifactStore
     registry: SqlRegistryStore
     snapshots: SqlSnapshotStore
+    deployments: SqlDeploymentStore
 
 
 _CACHE: dict[tuple[str, str], Stores] = {}
@@ -104,6 +106,7 @@ def open_stores(tracking_uri: str | None = None, settings: Settings | None = Non
             blobs=open_artifact_store(artifact_url),
             registry=SqlRegistryStore(database),
             snapshots=SqlSnapshotStore(database),
+            deployments=SqlDeploymentStore(database),
         )
         _CACHE[key] = stores
         return stores

@@ -31,6 +31,8 @@ __all__ = [
     "artifacts",
     "audit_events",
     "datasets",
+    "deployment_routes",
+    "deployments",
     "experiment_tags",
     "experiments",
     "include_object",
@@ -52,7 +54,7 @@ __all__ = [
 ]
 
 #: The Alembic revision this code expects; a test pins it to the migrations' head.
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 
 _NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -393,4 +395,45 @@ snapshot_tags = Table(
     Column("key", String(250), nullable=False),
     Column("value", Text, nullable=False),
     PrimaryKeyConstraint("snapshot_id", "key"),
+)
+
+# -- deployments (revision 0004) ------------------------------------------------------------------
+
+#: A deployment. ``revision`` starts at 1 and the transaction of every change increments it, so
+#: a writer can refuse to overwrite a change it has not seen and a server polls one integer.
+#: ``tags`` is a JSON object.
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("description", Text, nullable=False),
+    Column("tags", Text, nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    Column("updated_time", BigInteger, nullable=False),
+)
+
+#: The routes of a deployment in their order (``position`` from 0). A route targets a version
+#: (``version`` set) or an alias (``alias`` set), never both. There is no foreign key to the
+#: registry: a route names what it follows, and resolving it says when that is missing.
+deployment_routes = Table(
+    "deployment_routes",
+    metadata,
+    Column(
+        "deployment",
+        String(256),
+        ForeignKey("deployments.name", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("position", Integer, nullable=False),
+    Column("arm", String(400), nullable=False),
+    Column("model", String(256), nullable=False),
+    Column("version", Integer, nullable=True),
+    Column("alias", String(128), nullable=True),
+    Column("weight", Double, nullable=False),
+    Column("mode", String(16), nullable=False),
+    PrimaryKeyConstraint("deployment", "position"),
+    UniqueConstraint("deployment", "arm"),
+    # Which deployments serve a model (the registry's question before it deletes a version).
+    Index("ix_deployment_routes_model", "model"),
 )
