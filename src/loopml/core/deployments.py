@@ -369,7 +369,7 @@ class DeploymentFingerprint:
     """
 
     revision: int
-    routes: tuple[tuple[str, str, str, float, str, int | None], ...]
+    routes: tuple[tuple[str, str, str, float, RouteMode, int | None], ...]
 
 
 @dataclass(frozen=True, slots=True)

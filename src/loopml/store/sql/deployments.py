@@ -278,7 +278,7 @@ class SqlDeploymentStore:
                 model,
                 _target(version, alias),
                 float(weight),
-                mode,
+                _mode(mode),
                 version if alias is None else alias_version,
             )
             for _, arm, model, version, alias, weight, mode, alias_version in rows
