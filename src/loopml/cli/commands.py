@@ -11,6 +11,7 @@ from rich.table import Table
 from loopml.cli import project
 from loopml.cli import train as training
 from loopml.cli.data import data_app
+from loopml.cli.deploy import deploy_app
 from loopml.cli.models import models_app
 from loopml.cli.render import compare_table, experiments_table, format_ms, format_value, runs_table
 from loopml.cli.state import STATE, console
@@ -318,3 +319,4 @@ def register(app: typer.Typer) -> None:
     app.command("train")(training.train)
     app.command("evaluate")(training.evaluate)
     app.add_typer(training.pipeline_app, name="pipeline")
+    app.add_typer(deploy_app, name="deploy")
