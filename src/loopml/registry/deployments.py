@@ -24,6 +24,7 @@ True
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import logging
 import math
 from collections.abc import Callable, Iterable, Mapping
@@ -72,11 +73,7 @@ def _as_routes(routes: Iterable[Route | str] | str) -> tuple[Route, ...]:
     return validate_routes([_as_route(r) for r in routes])
 
 
-def _with_weight(route: Route, weight: float) -> Route:
-    return Route(route.model, route.target, weight, route.mode, route.arm)
-
-
-def _rebalanced(routes: builtins.list[Route], fixed: Route | None) -> builtins.list[Route]:
+def _rebalanced(routes: list[Route], fixed: Route | None) -> list[Route]:
     """``routes`` with the primary and canary weights summing to 100 again, if one primary
     route other than ``fixed`` can take the difference; else unchanged (and refused later with
     the sum in the message)."""
@@ -88,7 +85,7 @@ def _rebalanced(routes: builtins.list[Route], fixed: Route | None) -> builtins.l
     taker = others[0]
     if not 0 < taker.weight + gap <= 100:
         return routes
-    return [_with_weight(r, r.weight + gap) if r is taker else r for r in routes]
+    return [dataclasses.replace(r, weight=r.weight + gap) if r is taker else r for r in routes]
 
 
 class Deployments:
