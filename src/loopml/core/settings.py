@@ -108,6 +108,13 @@ VARIABLES: tuple[Variable, ...] = (
         secret=True,
     ),
     Variable(
+        "LOOPML_PREDICTIONS_URI",
+        "predictions_uri",
+        _parse_str,
+        "Prediction log: a local path or any fsspec URL (default $LOOPML_HOME/predictions).",
+        secret=True,
+    ),
+    Variable(
         "LOOPML_EXPERIMENT_NAME",
         "experiment_name",
         _parse_str,
@@ -143,6 +150,7 @@ class Settings:
     home: str = ".loopml"
     tracking_uri: str = ""
     artifact_uri: str = ""
+    predictions_uri: str = ""
     experiment_name: str = "Default"
     user: str = ""
     db_timeout: float = 30.0
@@ -182,13 +190,19 @@ class Settings:
         """The artifact store URL, defaulting to a directory inside ``home``."""
         return self.artifact_uri or str(self.home_path / "artifacts")
 
+    def resolved_predictions_uri(self) -> str:
+        """The prediction log's root, defaulting to a directory inside ``home``."""
+        return self.predictions_uri or str(self.home_path / "predictions")
+
     def __repr__(self) -> str:
         parts = []
         for f in fields(self):
             if f.name == "extra":
                 continue
             value = getattr(self, f.name)
-            if f.name in ("tracking_uri", "artifact_uri") and isinstance(value, str):
+            if f.name in ("tracking_uri", "artifact_uri", "predictions_uri") and isinstance(
+                value, str
+            ):
                 value = mask_url(value)
             parts.append(f"{f.name}={value!r}")
         return f"Settings({', '.join(parts)})"
