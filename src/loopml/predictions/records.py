@@ -20,8 +20,8 @@ Rules:
   rows apart. ``timestamps_ms`` (epoch milliseconds, UTC) and ``latency_ms`` may be one number
   for every row.
 - ``features`` is the conformed input: a pandas DataFrame, a pyarrow Table or a mapping of
-  column name -> values. Each column is logged as ``f_<name>`` with its own type (see
-  :mod:`loopml.predictions.log`).
+  column name -> values (numpy arrays or lists: the cheapest to log). Each column is logged as
+  ``f_<name>`` with its own type (see :mod:`loopml.predictions.log`).
 - ``probabilities`` is None, one number per row (the positive class of a binary classifier) or
   one row of class probabilities per row (``n x k``, the model's class order); a binary
   ``n x 2`` array is logged as its second column.
@@ -310,7 +310,7 @@ class Feedback:
         object.__setattr__(self, "outcomes", MappingProxyType(outcomes))
 
     @classmethod
-    def from_dict(cls, record: Mapping[str, Any]) -> Feedback:
+    def from_dict(cls, record: Mapping[str, Any] | Feedback) -> Feedback:
         """A feedback from a JSON-like record (``request_id``, ``unit_id``, ``label``,
         ``outcomes``, ``timestamp_ms``); an unknown key is an error with a suggestion."""
         if isinstance(record, Feedback):
