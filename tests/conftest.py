@@ -71,7 +71,12 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     """Every test gets its own LOOPML_HOME and a clean fluent state."""
     home = tmp_path / "loopml-home"
     monkeypatch.setenv("LOOPML_HOME", str(home))
-    for name in ("LOOPML_TRACKING_URI", "LOOPML_ARTIFACT_URI", "LOOPML_EXPERIMENT_NAME"):
+    for name in (
+        "LOOPML_TRACKING_URI",
+        "LOOPML_ARTIFACT_URI",
+        "LOOPML_EXPERIMENT_NAME",
+        "LOOPML_PREDICTIONS_URI",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LOOPML_RECORD_GIT", "false")
     loopml.set_tracking_uri(None)

@@ -51,6 +51,9 @@ MODULES = [
     "loopml.training.zoo",
     "loopml.training.baselines",
     "loopml.training.imbalance",
+    "loopml.predictions.records",
+    "loopml.predictions._layout",
+    "loopml.predictions.log",
 ]
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import doctest
-import importlib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -499,13 +497,3 @@ def test_labels_of_one_call_share_a_type(log: PredictionLog) -> None:
     with pytest.raises(InvalidInput, match="deployment name"):
         log.log_feedback("../x", [{"request_id": "a", "label": 1}])
     assert log.log_feedback("flights", []) == 0
-
-
-@pytest.mark.parametrize(
-    "module",
-    ["loopml.predictions.records", "loopml.predictions._layout", "loopml.predictions.log"],
-)
-def test_the_docstring_examples_run(module: str) -> None:
-    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0
-    assert result.attempted > 0
