@@ -14,6 +14,7 @@ from loopml.cli.data import data_app
 from loopml.cli.deploy import deploy_app
 from loopml.cli.models import models_app
 from loopml.cli.render import compare_table, experiments_table, format_ms, format_value, runs_table
+from loopml.cli.score import score
 from loopml.cli.state import STATE, console
 from loopml.core.entities import ViewType
 from loopml.core.settings import load_settings, mask_url
@@ -319,4 +320,5 @@ def register(app: typer.Typer) -> None:
     app.command("train")(training.train)
     app.command("evaluate")(training.evaluate)
     app.add_typer(training.pipeline_app, name="pipeline")
+    app.command("score")(score)
     app.add_typer(deploy_app, name="deploy")
