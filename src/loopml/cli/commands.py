@@ -9,6 +9,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from loopml.cli import project
+from loopml.cli import serve as serving
 from loopml.cli import train as training
 from loopml.cli.data import data_app
 from loopml.cli.deploy import deploy_app
@@ -320,5 +321,6 @@ def register(app: typer.Typer) -> None:
     app.command("train")(training.train)
     app.command("evaluate")(training.evaluate)
     app.add_typer(training.pipeline_app, name="pipeline")
+    app.command("serve")(serving.serve)
     app.command("score")(score)
     app.add_typer(deploy_app, name="deploy")
