@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import doctest
+import gc
 import importlib
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -660,6 +661,18 @@ async def test_a_failing_swap_keeps_the_old_table(tmp_path: Path) -> None:
         await asyncio.sleep(0.1)
         body = (await client.post("/predict", json={"records": [{"x": 1.0}]})).json()
     assert body["arm"] == "slow/1"
+
+
+async def test_the_collector_is_frozen_once_the_models_are_warm(bc_path: Path) -> None:
+    gc.unfreeze()
+    try:
+        app = create_app(StaticSource(bc_path), config=ServingConfig(freeze_gc=False))
+        async with serving(app):
+            assert gc.get_freeze_count() == 0
+        async with serving(create_app(StaticSource(bc_path))):
+            assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
 
 
 # --------------------------------------------------------------------------------------------

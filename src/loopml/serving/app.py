@@ -19,7 +19,11 @@ so a unit always meets the same arm, else at random) and copy it to shadow arms;
 to statuses by :func:`loopml.serving.errors.error_response` alone.
 
 Lifecycle: on startup the app asks the source for its first table (``refresh()`` on a thread),
-warms every arm with its input example, and is ready (``/v2/health/ready`` 200); it then polls
+warms every arm with its input example, and is ready (``/v2/health/ready`` 200). With
+``ServingConfig.freeze_gc`` it then moves every object alive to the garbage collector's permanent
+generation (``gc.freeze()``, again after each swap): the libraries a model needs hold millions of
+objects, and a full collection walking them stopped the server for 100-180 ms every few seconds
+under load (p99 150 ms at 32 clients; 20 ms frozen). It then polls
 the source every ``poll_interval`` seconds, and swaps in a changed table only once its new arms
 are loaded and warm (requests already queued on a replaced arm finish there). A refresh or
 warm-up that fails keeps the old table; the error is logged. On shutdown every queued request is
@@ -30,13 +34,15 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
+import itertools
 import logging
 import random
 import re
 import time
 import uuid
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, MutableMapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -44,6 +50,7 @@ import numpy as np
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
@@ -216,6 +223,7 @@ class _Server:
         self.sink = sink
         self.metrics = Metrics()
         self.arrivals = Arrivals()
+        self.request_ids = _RequestIds()
         self.runtime: _Runtime | None = None
         self._failed: RoutingTable | None = None
         self._poller: asyncio.Task[None] | None = None
@@ -255,6 +263,10 @@ class _Server:
     def _swap(self, runtime: _Runtime) -> None:
         old = self.runtime
         self.runtime = runtime
+        if self.config.freeze_gc:
+            if old is None:
+                gc.collect()  # what is garbage now is freed, not frozen
+            gc.freeze()
         if old is None:
             return
         kept = {id(b) for b in runtime.batchers.values()}
@@ -519,9 +531,9 @@ class _Server:
 
     async def _payload(self, request: Request) -> Any:
         limit = self.config.max_body_bytes
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise self._too_large(int(declared))
+        declared = request.scope["loopml.length"]
+        if declared is not None and declared > limit:
+            raise self._too_large(declared)
         chunks: list[bytes] = []
         size = 0
         async for chunk in request.stream():
@@ -599,11 +611,31 @@ class _Server:
         return Response(self.metrics.render(), media_type=CONTENT_TYPE)
 
 
-def _request_id(request: Request) -> str:
-    given = request.headers.get(REQUEST_ID_HEADER)
-    if given is not None and _REQUEST_ID.match(given):
-        return given
-    return uuid.uuid4().hex
+class _RequestIds:
+    """New request ids: 32 hex digits, a random prefix per app and a counter (unique across
+    processes without a system call per request)."""
+
+    def __init__(self) -> None:
+        self._prefix = uuid.uuid4().hex[:16]
+        self._counter = itertools.count()
+
+    def new(self) -> str:
+        return f"{self._prefix}{next(self._counter):016x}"
+
+
+def _read_headers(scope: MutableMapping[str, Any], ids: _RequestIds) -> None:
+    """The request id (the client's own when valid, else a new one) and the declared body
+    length, read in one pass over the raw headers."""
+    request_id = length = None
+    for key, value in scope["headers"]:
+        if key == b"x-request-id":
+            request_id = value.decode("latin-1")
+        elif key == b"content-length":
+            length = value
+    if request_id is None or not _REQUEST_ID.match(request_id):
+        request_id = ids.new()
+    scope["loopml.request_id"] = request_id
+    scope["loopml.length"] = int(length) if length is not None and length.isdigit() else None
 
 
 def _guarded(
@@ -612,10 +644,14 @@ def _guarded(
     """``handler`` with the request id and start time set, its errors answered by
     :func:`error_response`, and the request counted."""
 
+    ids = server.request_ids
+
     @functools.wraps(handler)
     async def guarded(request: Request, **params: Any) -> Response:
-        request.scope["loopml.started"] = time.perf_counter()
-        request_id = request.scope["loopml.request_id"] = _request_id(request)
+        scope = request.scope
+        scope["loopml.started"] = time.perf_counter()
+        _read_headers(scope, ids)
+        request_id = scope["loopml.request_id"]
         try:
             response = await handler(request, **params)
         except Exception as exc:
@@ -627,6 +663,21 @@ def _guarded(
         return response
 
     return guarded
+
+
+class _Route(APIRoute):
+    """A route documented like any FastAPI route, whose handler skips FastAPI's per-request
+    dependency solving and response validation: the endpoints take the request and their path
+    parameters (strings) and return a Response themselves."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        endpoint = self.endpoint
+
+        async def handler(request: Request) -> Response:
+            response: Response = await endpoint(request, **request.path_params)
+            return response
+
+        return handler
 
 
 def _framework_error(request: Request, exc: Exception) -> Response:
@@ -672,6 +723,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.server = server
+    app.router.route_class = _Route
     app.add_exception_handler(HTTPException, _framework_error)
     app.add_exception_handler(RequestValidationError, _framework_error)
 

@@ -22,6 +22,12 @@ Rules:
 - ``model_threads``: the OpenMP threads of the worker thread that runs the model (``None``: the
   library's default). One is the default: a server's cores serve requests, and a small batch
   gains nothing from forking threads (HistGradientBoosting predicts one row faster on one).
+- ``freeze_gc``: once its models are loaded and warm, the app freezes the garbage collector's
+  view of everything alive (``gc.freeze()``, after a ``gc.collect()``; again after each swap),
+  so full collections no longer walk the millions of objects of pandas, scikit-learn and the
+  model, and stop the server for 100+ ms under load. Frozen objects are still freed by
+  reference counting; only reference cycles among them stay. Turn it off to embed the app in
+  a process that manages its collector itself.
 - ``poll_interval`` (seconds) is how often the model source is asked for a change; ``0`` never.
 """
 
@@ -78,6 +84,7 @@ class ServingConfig:
     inline_max_ms: float = 5.0
     model_threads: int | None = 1
     poll_interval: float = 1.0
+    freeze_gc: bool = True
 
     def __post_init__(self) -> None:
         _positive_int("max_batch_size", self.max_batch_size)
@@ -96,7 +103,7 @@ class ServingConfig:
                     self.category_policy,
                 )
             )
-        for name in ("allow_extra_columns", "probabilities"):
+        for name in ("allow_extra_columns", "probabilities", "freeze_gc"):
             if not isinstance(getattr(self, name), bool):
                 raise InvalidInput(
                     user_message(

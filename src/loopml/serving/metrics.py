@@ -89,6 +89,8 @@ class Metrics:
             _ARM,
             registry=registry,
         )
+        #: (endpoint, status, code) -> the bound request and error counters.
+        self._children: dict[tuple[str, int, str | None], tuple[Counter, Counter | None]] = {}
 
     def arm(
         self, model: str, version: str, arm: str, queue_rows: Callable[[], float]
@@ -110,9 +112,16 @@ class Metrics:
             self.queue_rows.remove(*labels)
 
     def count(self, endpoint: str, status: int, code: str | None = None) -> None:
-        self.requests.labels(endpoint, str(status)).inc()
-        if code is not None:
-            self.errors.labels(endpoint, str(status), code).inc()
+        key = (endpoint, status, code)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self.requests.labels(endpoint, str(status)),
+                None if code is None else self.errors.labels(endpoint, str(status), code),
+            )
+        children[0].inc()
+        if children[1] is not None:
+            children[1].inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
