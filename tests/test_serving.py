@@ -49,6 +49,8 @@ from loopml.serving import (
     StaticSource,
     create_app,
 )
+from loopml.serving.batching import Batcher
+from loopml.serving.metrics import Metrics
 from loopml.serving.outputs import Predictor
 from loopml.serving.validation import InputPlan
 
@@ -677,6 +679,27 @@ async def test_the_collector_is_frozen_once_the_models_are_warm(bc_path: Path) -
 
 # --------------------------------------------------------------------------------------------
 # Building blocks: config, tables, the fast path, the predictor
+
+
+async def test_a_fast_model_runs_inline_and_a_slow_one_on_a_worker_that_outlives_a_drain(
+    bc_path: Path, tmp_path: Path
+) -> None:
+    fast = load_model(bc_path)
+    slow = load_model(slow_package(tmp_path, 0.01), trust=True)
+    batchers = [
+        Batcher(Arm(name, name, 1, model), ServingConfig(), deployment="d", metrics=Metrics())
+        for name, model in (("bc", fast), ("slow", slow))
+    ]
+    for batcher in batchers:
+        batcher.warm()
+    assert [b.inline for b in batchers] == [True, False]
+    slow_batcher = batchers[1]
+    features = slow_batcher.plan.read_fast(records=[{"x": 2.0}])
+    assert features is not None
+    await slow_batcher.drain()
+    late = await slow_batcher.predict(features, "late")  # looked up just before a swap
+    assert late.predictions.tolist() == [4.0]
+    await slow_batcher.drain()
 
 
 def test_config_names_the_broken_rule() -> None:

@@ -478,14 +478,18 @@ class Batcher:
     # -- shutdown -----------------------------------------------------------------------------
 
     async def drain(self) -> None:
-        """Wait until every queued request is answered, then stop the worker thread."""
+        """Wait until every queued request is answered, then stop the worker thread. (A request
+        that still reaches a drained batcher, having looked it up just before a swap, is
+        answered all the same: a worker thread is started again for it.)"""
         self._idle = asyncio.Event()
         if self._busy or self._queue:
             await self._idle.wait()
-        if self._executor is not None:
-            await asyncio.to_thread(self._executor.shutdown, True)
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            await asyncio.to_thread(executor.shutdown, True)
 
     def close(self) -> None:
         """Stop the worker thread without waiting (for a batcher that never served)."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=False)
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False)

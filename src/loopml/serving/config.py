@@ -5,10 +5,10 @@ Rules:
 - ``max_batch_size`` counts rows, not requests: concurrent requests of one arm are coalesced
   until their rows would exceed it (a single request larger than it is predicted alone, never
   split).
-- ``max_wait_ms`` is the longest the first request of a batch waits for others to join it while
-  the model is idle, and only when recent batches held several requests (so a lone client never
-  waits); ``0`` sends every batch at once. Requests arriving while the model is busy wait for it
-  anyway and form the next batch.
+- ``max_wait_ms`` is the longest an idle model's batch waits for the prediction requests the
+  server has read but not yet queued (still being parsed and validated); with none on their way
+  a batch leaves at once, so a lone client never waits. ``0`` never waits. Requests arriving
+  while the model is busy queue anyway and form the next batch.
 - ``latency_budget_ms`` sheds load: a request whose expected wait in its arm's queue (the batches
   ahead of it times the measured batch time) exceeds the budget is answered 503 with
   ``Retry-After`` at once, so queues never grow without bound.
@@ -19,7 +19,7 @@ Rules:
 - ``probabilities``: a classifier's responses carry its class probabilities.
 - ``inline_max_ms``: a model whose warm-up prediction takes at most this long runs on the
   event loop itself, a slower one on a worker thread (see :mod:`loopml.serving.batching`).
-- ``model_threads``: the OpenMP threads of the worker thread that runs the model (``None``: the
+- ``model_threads``: the OpenMP threads of the model, on the thread that runs it (``None``: the
   library's default). One is the default: a server's cores serve requests, and a small batch
   gains nothing from forking threads (HistGradientBoosting predicts one row faster on one).
 - ``freeze_gc``: once its models are loaded and warm, the app freezes the garbage collector's
